@@ -1,0 +1,21 @@
+// Settings the test suite and benchmarks run with, unless the environment already says otherwise.
+export const testDefaults: Record<string, string> = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  JWT_SECRET: 'test-secret-that-is-long-enough',
+  RAZORPAY_KEY_ID: 'rzp_test_local',
+  RAZORPAY_KEY_SECRET: 'test-razorpay-key-secret',
+  RAZORPAY_WEBHOOK_SECRET: 'test-razorpay-webhook-secret',
+  ADMIN_USER: 'admin',
+  ADMIN_PASSWORD: 'admin-password',
+  LOG_LEVEL: 'silent',
+  SYNC_WAIT_MS: '5000',
+  BOOKING_PARTITIONS: '4',
+};
+
+export const adminDatabaseUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export function databaseUrlFor(name: string): string {
+  const url = new URL(adminDatabaseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

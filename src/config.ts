@@ -1,0 +1,116 @@
+// Every environment variable the service reads, parsed and validated once (SPEC §11).
+// A process that starts with a missing or malformed value stops with one message naming them all.
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  port: number;
+  realtimePort: number;
+  jwtSecret: string;
+  razorpayKeyId: string;
+  razorpayKeySecret: string;
+  razorpayWebhookSecret: string;
+  razorpayApiBase: string;
+  holdTtlSeconds: number;
+  sweepIntervalMs: number;
+  bookingPartitions: number;
+  syncWaitMs: number;
+  maxSlotsPerBooking: number;
+  maxPendingHoldsPerUser: number;
+  cancellationCutoffMinutes: number;
+  adminUser: string;
+  adminPassword: string;
+  redisKeyPrefix: string;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+export function parseConfig(env: Env): Config {
+  const problems: string[] = [];
+
+  function text(name: string, fallback?: string, minLength = 1): string {
+    const value = env[name] ?? fallback;
+    if (value === undefined || value === '') {
+      problems.push(`${name} is required`);
+      return '';
+    }
+    if (value.length < minLength) problems.push(`${name} must be at least ${minLength} characters`);
+    return value;
+  }
+
+  function url(name: string, protocols: string[], fallback?: string): string {
+    const value = text(name, fallback);
+    if (!value) return value;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name} must use ${protocols.join(' or ')} (got ${parsed.protocol})`);
+      }
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+    }
+    return value;
+  }
+
+  function integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw.trim())) {
+      problems.push(`${name} must be a whole number (got "${raw}")`);
+      return fallback;
+    }
+    const value = Number(raw);
+    if (value < min || value > max) problems.push(`${name} must be between ${min} and ${max} (got ${value})`);
+    return value;
+  }
+
+  const config: Config = {
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    port: integer('PORT', 3000, 0, 65535),
+    realtimePort: integer('REALTIME_PORT', 3001, 0, 65535),
+    jwtSecret: text('JWT_SECRET', undefined, 16),
+    razorpayKeyId: text('RAZORPAY_KEY_ID'),
+    razorpayKeySecret: text('RAZORPAY_KEY_SECRET'),
+    razorpayWebhookSecret: text('RAZORPAY_WEBHOOK_SECRET'),
+    razorpayApiBase: url('RAZORPAY_API_BASE', ['http:', 'https:'], 'https://api.razorpay.com'),
+    holdTtlSeconds: integer('HOLD_TTL_SECONDS', 360, 1, 86400),
+    sweepIntervalMs: integer('SWEEP_INTERVAL_MS', 15000, 100, 3600000),
+    bookingPartitions: integer('BOOKING_PARTITIONS', 8, 1, 1024),
+    syncWaitMs: integer('SYNC_WAIT_MS', 5000, 0, 60000),
+    maxSlotsPerBooking: integer('MAX_SLOTS_PER_BOOKING', 12, 1, 1000),
+    maxPendingHoldsPerUser: integer('MAX_PENDING_HOLDS_PER_USER', 12, 1, 100000),
+    cancellationCutoffMinutes: integer('CANCELLATION_CUTOFF_MINUTES', 60, 0, 100000),
+    adminUser: text('ADMIN_USER'),
+    adminPassword: text('ADMIN_PASSWORD', undefined, 8),
+    redisKeyPrefix: text('REDIS_KEY_PREFIX', 'hfg'),
+    logLevel: text('LOG_LEVEL', 'info'),
+  };
+  if (config.redisKeyPrefix && !/^[A-Za-z0-9_.:-]+$/.test(config.redisKeyPrefix)) {
+    problems.push('REDIS_KEY_PREFIX may hold only letters, digits and _ . : - (no braces: it goes inside a hash tag)');
+  }
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
+    problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${config.logLevel}")`);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}\nSee .env.example.`);
+  }
+  return config;
+}
+
+function loadConfig(): Config {
+  try {
+    return parseConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+export const config: Config = loadConfig();

@@ -1,0 +1,81 @@
+import { Model } from 'objection';
+
+// Thin objection models: table names and relations. Queries that carry booking rules live in the
+// named query modules beside this file.
+
+export class Vendor extends Model {
+  static tableName = 'vendors';
+  id!: number;
+  cafe_name!: string;
+  timezone!: string;
+  opening_days!: string[];
+}
+
+export class GamingType extends Model {
+  static tableName = 'gaming_types';
+  id!: number;
+  name!: string;
+  description!: string;
+}
+
+export class Game extends Model {
+  static tableName = 'games';
+  id!: number;
+  vendor_id!: number;
+  gaming_type_id!: number | null;
+  game_name!: string;
+  total_slots!: number;
+  single_slot_price_paise!: number;
+  slots?: Slot[];
+  vendor?: Vendor;
+
+  static relationMappings = () => ({
+    vendor: { relation: Model.BelongsToOneRelation, modelClass: Vendor, join: { from: 'games.vendor_id', to: 'vendors.id' } },
+    slots: { relation: Model.HasManyRelation, modelClass: Slot, join: { from: 'games.id', to: 'slots.game_id' } },
+  });
+}
+
+export class Slot extends Model {
+  static tableName = 'slots';
+  id!: number;
+  game_id!: number;
+  start_time!: string;
+  end_time!: string;
+}
+
+export class Console extends Model {
+  static tableName = 'consoles';
+  id!: number;
+  vendor_id!: number;
+  console_number!: string;
+  model_number!: string;
+  brand!: string;
+  console_type!: string;
+  status!: 'available' | 'in_use' | 'maintenance';
+}
+
+export class User extends Model {
+  static tableName = 'users';
+  id!: number;
+  name!: string;
+  email!: string;
+  phone!: string;
+}
+
+export class Booking extends Model {
+  static tableName = 'bookings';
+  id!: number;
+  user_id!: number;
+  vendor_id!: number;
+  game_id!: number;
+  slot_id!: number;
+  book_date!: string;
+  status!: BookingStatus;
+  price_paise!: number;
+  hold_expires_at!: Date | null;
+  hold_request_id!: string;
+  transaction_id!: number | null;
+  access_code_id!: number | null;
+}
+
+export type BookingStatus = 'pending_verified' | 'confirmed' | 'cancelled' | 'verification_failed' | 'refunded';

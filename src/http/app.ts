@@ -1,0 +1,64 @@
+import Koa, { Middleware } from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import { randomUUID } from 'crypto';
+import { AppState } from './context';
+import { errorMiddleware } from './errors';
+import { bearerToken, verifyToken } from './auth';
+import { AppError } from '../errors';
+import { logger } from '../logger';
+import { routes } from './routes';
+
+export const BODY_LIMIT = '64kb';
+
+const requestContext: Middleware<AppState> = async (ctx, next) => {
+  const offered = ctx.get('X-Request-Id');
+  const requestId = /^[A-Za-z0-9._-]{1,64}$/.test(offered) ? offered : randomUUID();
+  ctx.state.requestId = requestId;
+  ctx.state.log = logger.child({ requestId });
+  ctx.set('X-Request-Id', requestId);
+  const started = process.hrtime.bigint();
+  try {
+    await next();
+  } finally {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+  }
+};
+
+// The original deployment mounted everything under /api; both spellings reach the same routes.
+const apiPrefix: Middleware = async (ctx, next) => {
+  if (ctx.path === '/api' || ctx.path.startsWith('/api/')) ctx.path = ctx.path.slice(4) || '/';
+  await next();
+};
+
+const requireJsonBody: Middleware = async (ctx, next) => {
+  if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method) && ctx.request.length) {
+    if (!ctx.is('application/json')) {
+      throw new AppError(415, 'unsupported_media_type', 'Request body must be application/json');
+    }
+  }
+  await next();
+};
+
+const authenticate: Middleware<AppState> = async (ctx, next) => {
+  const token = bearerToken(ctx.get('Authorization') || undefined);
+  if (token) ctx.state.user = verifyToken(token);
+  await next();
+};
+
+export function createApp(): Koa<AppState> {
+  const app = new Koa<AppState>();
+  app.proxy = true;
+  app.silent = true; // errorMiddleware logs; Koa's default logger would print stacks
+  app.use(requestContext);
+  app.use(errorMiddleware);
+  app.use(apiPrefix);
+  app.use(requireJsonBody);
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: BODY_LIMIT, encoding: 'utf-8', enableRawChecking: false, parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'] }));
+  app.use(authenticate);
+  for (const router of routes) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,60 @@
+import { Middleware } from 'koa';
+import { AppError, Invalid, Unavailable } from '../errors';
+import { logger } from '../logger';
+
+// The one place errors become HTTP answers (SPEC §3). Bad input never reaches the 500 branch:
+// body-parser failures, PostgreSQL input errors and unknown routes all map to 4xx here.
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '08006', '08001']);
+
+function isConnectionError(error: any): boolean {
+  if (!error) return false;
+  if (CONNECTION_CODES.has(error.code)) return true;
+  const message = String(error.message ?? '');
+  return /Knex: Timeout acquiring a connection|Connection terminated|Connection is closed|max retries per request|Redis.*(closed|offline)/i.test(message);
+}
+
+function toAppError(error: any): AppError | null {
+  if (error instanceof AppError) return error;
+  // koa/body-parser errors carry an explicit client status.
+  if (error?.status === 413 || error?.type === 'entity.too.large') {
+    return new AppError(413, 'payload_too_large', 'Request body is too large');
+  }
+  if (error?.type === 'entity.parse.failed' || (error?.status === 400 && error?.body !== undefined)) {
+    return new AppError(400, 'invalid_json', 'Request body is not valid JSON');
+  }
+  if (error?.type === 'encoding.unsupported' || error?.status === 415) {
+    return new AppError(415, 'unsupported_media_type', 'Unsupported request encoding');
+  }
+  if (typeof error?.code === 'string') {
+    // PostgreSQL input errors that slipped past validation are still the client's input.
+    if (['22P02', '22007', '22008', '22003', '22001'].includes(error.code)) return new Invalid('Invalid value');
+    if (isConnectionError(error)) return new Unavailable('A backing service is unavailable');
+  }
+  if (isConnectionError(error)) return new Unavailable('A backing service is unavailable');
+  return null;
+}
+
+export const errorMiddleware: Middleware = async (ctx, next) => {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) {
+      ctx.status = 404;
+      ctx.body = { message: `No route for ${ctx.method} ${ctx.path}`, code: 'not_found' };
+    } else if (ctx.status === 405 && ctx.body === undefined) {
+      ctx.body = { message: `Method ${ctx.method} not allowed on ${ctx.path}`, code: 'method_not_allowed' };
+    }
+  } catch (error: any) {
+    const appError = toAppError(error);
+    const log = ctx.state.log ?? logger;
+    if (appError) {
+      if (appError.status >= 500) log.warn({ err: error }, 'request failed: %s', appError.message);
+      ctx.status = appError.status;
+      ctx.body = appError.toBody();
+    } else {
+      log.error({ err: error }, 'unhandled error');
+      ctx.status = 500;
+      ctx.body = { message: 'Internal server error', code: 'internal' };
+    }
+  }
+};

@@ -1,0 +1,57 @@
+import Ajv, { ErrorObject, JSONSchemaType, ValidateFunction } from 'ajv';
+import { Invalid } from '../errors';
+import { parseCalendarDate, parseClockTime } from '../domain/dates';
+
+// Every body, path and query parameter goes through one of these. Policy (README): unknown
+// fields are rejected, never silently dropped. Bodies are strict JSON types; path and query
+// values arrive as strings and are coerced ("7" → 7) before the same checks.
+
+function createAjv(coerceTypes: boolean): Ajv {
+  const ajv = new Ajv({ allErrors: true, coerceTypes, strict: true, useDefaults: false });
+  ajv.addFormat('calendar-date', { type: 'string', validate: (value: string) => parseCalendarDate(value) !== null });
+  ajv.addFormat('clock-time', { type: 'string', validate: (value: string) => parseClockTime(value) !== null });
+  return ajv;
+}
+
+const bodyAjv = createAjv(false);
+const paramAjv = createAjv(true);
+
+export type Parser<T> = (value: unknown) => T;
+
+function parser<T>(ajv: Ajv, schema: JSONSchemaType<T> | object, where: string): Parser<T> {
+  const validate = ajv.compile(schema) as ValidateFunction<T>;
+  return (value: unknown): T => {
+    if (validate(value)) return value;
+    throw new Invalid(`Invalid ${where}: ${describe(validate.errors ?? [])}`, validate.errors);
+  };
+}
+
+function describe(errors: ErrorObject[]): string {
+  const first = errors[0];
+  if (!first) return 'does not match the schema';
+  const field = first.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : '';
+  if (first.keyword === 'additionalProperties') {
+    return `unknown field "${(first.params as { additionalProperty: string }).additionalProperty}"`;
+  }
+  if (first.keyword === 'required') return `missing field "${(first.params as { missingProperty: string }).missingProperty}"`;
+  return field ? `${field} ${first.message}` : `${first.message}`;
+}
+
+export const bodyParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => parser<T>(bodyAjv, schema, 'request body');
+export const paramsParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => parser<T>(paramAjv, schema, 'path parameter');
+export const queryParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => parser<T>(paramAjv, schema, 'query parameter');
+
+// Schema fragments shared by the route files.
+export const idSchema = { type: 'integer', minimum: 1, maximum: 2147483647 } as const;
+export const dateSchema = { type: 'string', format: 'calendar-date' } as const;
+export const clockTimeSchema = { type: 'string', format: 'clock-time' } as const;
+
+/** A path parameter object whose every field is a positive integer id. */
+export function idParams<K extends string>(...names: K[]): Parser<Record<K, number>> {
+  return paramsParser<Record<K, number>>({
+    type: 'object',
+    properties: Object.fromEntries(names.map((name) => [name, idSchema])),
+    required: names,
+    additionalProperties: false,
+  });
+}
