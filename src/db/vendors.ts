@@ -20,3 +20,16 @@ export async function createVendor(input: NewVendor): Promise<Vendor> {
     return vendor;
   });
 }
+
+export async function findVendor(vendorId: number): Promise<Vendor | undefined> {
+  return Vendor.query().findById(vendorId);
+}
+
+/** The vendor after the change, or undefined when there is no such vendor. */
+export async function setOpeningDays(vendorId: number, openingDays: string[]): Promise<Vendor | undefined> {
+  const [vendor] = await Vendor.query()
+    .patch({ opening_days: openingDays, updated_at: db.fn.now() } as Partial<Vendor>)
+    .where('id', vendorId)
+    .returning('*');
+  return vendor as Vendor | undefined;
+}

@@ -26,6 +26,8 @@ function toAppError(error: any): AppError | null {
   if (error?.type === 'encoding.unsupported' || error?.status === 415) {
     return new AppError(415, 'unsupported_media_type', 'Unsupported request encoding');
   }
+  // objection wraps driver errors (DataError, ...) and keeps the SQLSTATE on nativeError.
+  if (error?.nativeError && error.code === undefined) return toAppError(error.nativeError);
   if (typeof error?.code === 'string') {
     // PostgreSQL input errors that slipped past validation are still the client's input.
     if (['22P02', '22007', '22008', '22003', '22001'].includes(error.code)) return new Invalid('Invalid value');

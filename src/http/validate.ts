@@ -48,10 +48,22 @@ export const clockTimeSchema = { type: 'string', format: 'clock-time' } as const
 
 /** A path parameter object whose every field is a positive integer id. */
 export function idParams<K extends string>(...names: K[]): Parser<Record<K, number>> {
-  return paramsParser<Record<K, number>>({
+  const parse = paramsParser<Record<K, number>>({
     type: 'object',
     properties: Object.fromEntries(names.map((name) => [name, idSchema])),
     required: names,
     additionalProperties: false,
   });
+  return (value: unknown): Record<K, number> => {
+    // ajv's coercion turns "1e400" into Infinity, which then skips `maximum`; ids are plain digits.
+    for (const name of names) {
+      const raw = (value as Record<string, unknown> | null)?.[name];
+      if (typeof raw === 'string' && !/^\d{1,10}$/.test(raw)) {
+        throw new Invalid(`Invalid path parameter: ${name} must be a positive integer`, [
+          { instancePath: `/${name}`, keyword: 'pattern', message: 'must be a positive integer' },
+        ]);
+      }
+    }
+    return parse(value);
+  };
 }
