@@ -7,6 +7,7 @@ import { bearerToken, verifyToken } from './auth';
 import { AppError } from '../errors';
 import { logger } from '../logger';
 import { routes } from './routes';
+import { BULL_BOARD_PATH } from './routes/admin';
 
 export const BODY_LIMIT = '64kb';
 
@@ -41,7 +42,10 @@ const requireJsonBody: Middleware = async (ctx, next) => {
 };
 
 const authenticate: Middleware<AppState> = async (ctx, next) => {
-  const token = bearerToken(ctx.get('Authorization') || undefined);
+  const header = ctx.get('Authorization') || undefined;
+  // Bull Board also takes HTTP Basic, which routes/admin.ts checks itself.
+  const basicForBullBoard = /^Basic\s/i.test(header ?? '') && (ctx.path === BULL_BOARD_PATH || ctx.path.startsWith(`${BULL_BOARD_PATH}/`));
+  const token = basicForBullBoard ? null : bearerToken(header);
   if (token) ctx.state.user = verifyToken(token);
   await next();
 };

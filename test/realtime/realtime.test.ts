@@ -1,0 +1,250 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import jwt from 'jsonwebtoken';
+import { io as connectClient, Socket } from 'socket.io-client';
+import { startRealtimeServer, RealtimeServer } from '../../src/realtime/server';
+import { closePublisher, publishBookingUpdated, publishSlotPending, publishSlotReleased } from '../../src/realtime/publish';
+import { adminToken, tokenFor } from '../helpers/api';
+import { onTestsDone } from '../helpers/resources';
+
+// A real socket.io server in this process (port 0) with its Redis adapter, real socket.io clients,
+// and the same Redis emitter the workers use.
+
+onTestsDone(closePublisher);
+
+const servers: Promise<RealtimeServer>[] = [];
+
+function realtimeServer(index = 0): Promise<RealtimeServer> {
+  if (!servers[index]) {
+    servers[index] = startRealtimeServer(0);
+    const started = servers[index];
+    onTestsDone(async () => (await started).close());
+  }
+  return servers[index];
+}
+
+const openClients: Socket[] = [];
+test.after.each(() => {
+  for (const client of openClients.splice(0)) client.disconnect();
+});
+
+async function connect(token?: string, serverIndex = 0): Promise<Socket> {
+  const { port } = await realtimeServer(serverIndex);
+  const client = connectClient(`http://127.0.0.1:${port}`, {
+    path: '/socket.io',
+    auth: token === undefined ? {} : { token },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  openClients.push(client);
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('connect_error', (error) => reject(error));
+  });
+}
+
+async function refusedHandshake(auth: Record<string, unknown>): Promise<string> {
+  const { port } = await realtimeServer();
+  const client = connectClient(`http://127.0.0.1:${port}`, { path: '/socket.io', auth, transports: ['websocket'], reconnection: false, forceNew: true });
+  openClients.push(client);
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => reject(new Error('handshake was accepted')));
+    client.once('connect_error', (error) => resolve(error.message));
+  });
+}
+
+let nextId = 900_000 + Math.floor(Math.random() * 90_000);
+const freshId = () => nextId++;
+
+/** Collects every server event a client receives, and waits for particular ones. */
+function recorder(client: Socket) {
+  const received: Array<{ event: string; payload: any }> = [];
+  const waiters: Array<{ matches: (event: string, payload: any) => boolean; resolve: (payload: any) => void }> = [];
+  client.onAny((event: string, payload: unknown) => {
+    received.push({ event, payload });
+    for (const waiter of waiters.splice(0)) {
+      if (waiter.matches(event, payload)) waiter.resolve(payload);
+      else waiters.push(waiter);
+    }
+  });
+  return {
+    received,
+    waitFor(event: string, matches: (payload: any) => boolean = () => true, timeoutMs = 3000): Promise<any> {
+      const already = received.find((entry) => entry.event === event && matches(entry.payload));
+      if (already) return Promise.resolve(already.payload);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ matches: (name, payload) => name === event && matches(payload), resolve: (payload) => { clearTimeout(timer); resolve(payload); } });
+      });
+    },
+  };
+}
+
+test('subscribe_slots is public and accepts both date spellings', async () => {
+  const anonymous = await connect();
+  assert.equal(await anonymous.emitWithAck('subscribe_slots', { vendor_id: 1, game_id: 2, date: '20261124' }), { ok: true });
+  assert.equal(await anonymous.emitWithAck('subscribe_slots', { vendor_id: 1, game_id: 2, date: '2026-11-25' }), { ok: true });
+});
+
+test('subscribe_bookings: own id only, admin any id, anonymous refused', async () => {
+  const userId = freshId();
+  const user = await connect(tokenFor('user', userId));
+  assert.equal(await user.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
+  const other = await user.emitWithAck('subscribe_bookings', { user_id: userId + 1 });
+  assert.is(other.ok, false);
+  assert.match(other.message, /own bookings/);
+
+  const admin = await connect(adminToken());
+  assert.equal(await admin.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
+
+  const anonymous = await connect();
+  const refused = await anonymous.emitWithAck('subscribe_bookings', { user_id: userId });
+  assert.equal(refused, { ok: false, message: 'Authentication required' });
+});
+
+test('connect_vendor: that cafe or admin only', async () => {
+  const vendorId = freshId();
+  const staff = await connect(tokenFor('vendor', freshId(), vendorId));
+  assert.equal(await staff.emitWithAck('connect_vendor', { vendor_id: vendorId }), { ok: true });
+  const otherCafe = await staff.emitWithAck('connect_vendor', { vendor_id: vendorId + 1 });
+  assert.is(otherCafe.ok, false);
+  assert.match(otherCafe.message, /this cafe/);
+
+  const gamer = await connect(tokenFor('user', freshId()));
+  assert.is((await gamer.emitWithAck('connect_vendor', { vendor_id: vendorId })).ok, false);
+  const admin = await connect(adminToken());
+  assert.equal(await admin.emitWithAck('connect_vendor', { vendor_id: vendorId }), { ok: true });
+});
+
+test('connect_admin: admin token only, with or without an empty payload', async () => {
+  const admin = await connect(adminToken());
+  assert.equal(await admin.emitWithAck('connect_admin'), { ok: true });
+  assert.equal(await admin.emitWithAck('connect_admin', {}), { ok: true });
+  const gamer = await connect(tokenFor('user', freshId()));
+  assert.equal(await gamer.emitWithAck('connect_admin'), { ok: false, message: 'Requires role admin' });
+  const staff = await connect(tokenFor('vendor', freshId(), freshId()));
+  assert.is((await staff.emitWithAck('connect_admin')).ok, false);
+  const anonymous = await connect();
+  assert.is((await anonymous.emitWithAck('connect_admin')).ok, false);
+});
+
+test('malformed payloads are refused with a message', async () => {
+  const admin = await connect(adminToken());
+  const malformed: Array<[string, unknown]> = [
+    ['subscribe_slots', { vendor_id: 1, game_id: 2, date: '20251345' }],
+    ['subscribe_slots', { vendor_id: 1, game_id: 2, date: '24-11-2026' }],
+    ['subscribe_slots', { vendor_id: 0, game_id: 2, date: '20261124' }],
+    ['subscribe_slots', { vendor_id: 1, date: '20261124' }],
+    ['subscribe_slots', { vendor_id: '1', game_id: 2, date: '20261124' }],
+    ['subscribe_slots', { vendor_id: 1, game_id: 2, date: '20261124', extra: true }],
+    ['subscribe_slots', 'slots please'],
+    ['subscribe_bookings', { user_id: -4 }],
+    ['subscribe_bookings', { user_id: 1.5 }],
+    ['subscribe_bookings', null],
+    ['connect_vendor', { vendor_id: 'seven' }],
+    ['connect_admin', { please: true }],
+  ];
+  for (const [event, payload] of malformed) {
+    const answer = await admin.emitWithAck(event, payload);
+    assert.is(answer.ok, false, `${event} ${JSON.stringify(payload)} was accepted`);
+    assert.type(answer.message, 'string');
+    assert.ok(answer.message.length > 0);
+  }
+  // A subscription without an ack callback is simply applied or ignored; the socket stays usable.
+  admin.emit('subscribe_slots', { nonsense: true });
+  assert.equal(await admin.emitWithAck('subscribe_slots', { vendor_id: 1, game_id: 2, date: '20261124' }), { ok: true });
+});
+
+test('a bad token is refused at the handshake', async () => {
+  assert.is(await refusedHandshake({ token: 'not-a-jwt' }), 'Invalid token');
+  const forged = jwt.sign({ sub: 5, role: 'admin' }, 'some-other-secret-of-enough-length', { algorithm: 'HS256' });
+  assert.is(await refusedHandshake({ token: forged }), 'Invalid token');
+  const expired = jwt.sign({ sub: 5, role: 'user', exp: Math.floor(Date.now() / 1000) - 60 }, process.env.JWT_SECRET!, { algorithm: 'HS256' });
+  assert.is(await refusedHandshake({ token: expired }), 'Token expired');
+  assert.is(await refusedHandshake({ token: 42 }), 'auth.token must be a string');
+});
+
+test('booking_updated reaches the user, the cafe and admins, and nobody else', async () => {
+  const [userA, userB, cafeA, cafeB] = [freshId(), freshId(), freshId(), freshId()];
+  const gamerA = await connect(tokenFor('user', userA));
+  const gamerB = await connect(tokenFor('user', userB));
+  const staffA = await connect(tokenFor('vendor', freshId(), cafeA));
+  const staffB = await connect(tokenFor('vendor', freshId(), cafeB));
+  const admin = await connect(adminToken());
+  const idle = await connect(tokenFor('user', freshId()));
+  const feeds = Object.fromEntries(Object.entries({ gamerA, gamerB, staffA, staffB, admin, idle }).map(([name, client]) => [name, recorder(client)]));
+
+  assert.equal(await gamerA.emitWithAck('subscribe_bookings', { user_id: userA }), { ok: true });
+  assert.equal(await gamerB.emitWithAck('subscribe_bookings', { user_id: userB }), { ok: true });
+  assert.equal(await staffA.emitWithAck('connect_vendor', { vendor_id: cafeA }), { ok: true });
+  assert.equal(await staffB.emitWithAck('connect_vendor', { vendor_id: cafeB }), { ok: true });
+  assert.equal(await admin.emitWithAck('connect_admin'), { ok: true });
+  // The admin also follows user A: one event must still arrive once, not once per room.
+  assert.equal(await admin.emitWithAck('subscribe_bookings', { user_id: userA }), { ok: true });
+
+  const forA = { booking_id: freshId(), user_id: userA, vendor_id: cafeA, game_id: 7, slot_id: 70, book_date: '2026-11-24', status: 'confirmed' as const };
+  // Fields beyond the spec's shape never reach clients.
+  publishBookingUpdated({ ...forA, price_paise: 50000 } as typeof forA);
+  assert.equal(await feeds.gamerA.waitFor('booking_updated'), forA);
+  assert.equal(await feeds.staffA.waitFor('booking_updated'), forA);
+  assert.equal(await feeds.admin.waitFor('booking_updated'), forA);
+
+  // Events leave the emitter and reach each socket in order, so once B's own event has arrived,
+  // anything of A's meant for B would have arrived before it.
+  const forB = { ...forA, booking_id: freshId(), user_id: userB, vendor_id: cafeB, status: 'cancelled' as const };
+  publishBookingUpdated(forB);
+  assert.equal(await feeds.gamerB.waitFor('booking_updated'), forB);
+  assert.equal(await feeds.staffB.waitFor('booking_updated'), forB);
+  await feeds.admin.waitFor('booking_updated', (payload) => payload.booking_id === forB.booking_id);
+
+  assert.equal(feeds.gamerA.received, [{ event: 'booking_updated', payload: forA }]);
+  assert.equal(feeds.staffA.received, [{ event: 'booking_updated', payload: forA }]);
+  assert.equal(feeds.gamerB.received, [{ event: 'booking_updated', payload: forB }]);
+  assert.equal(feeds.staffB.received, [{ event: 'booking_updated', payload: forB }]);
+  assert.equal(feeds.admin.received.map((entry) => entry.payload.booking_id), [forA.booking_id, forB.booking_id]);
+  assert.equal(feeds.idle.received, []);
+});
+
+test('slot events reach the room of that game and date only', async () => {
+  const gameId = freshId();
+  const watcher = await connect();
+  const otherDay = await connect();
+  const otherGame = await connect(tokenFor('user', freshId()));
+  const feeds = { watcher: recorder(watcher), otherDay: recorder(otherDay), otherGame: recorder(otherGame) };
+  assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId, date: '20261124' }), { ok: true });
+  assert.equal(await otherDay.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId, date: '2026-11-25' }), { ok: true });
+  assert.equal(await otherGame.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId + 1, date: '2026-11-24' }), { ok: true });
+
+  const pending = { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 2, booking_id: freshId() };
+  publishSlotPending(pending);
+  const released = { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 3 };
+  publishSlotReleased({ ...released, booking_id: 99 } as typeof released);
+  assert.equal(await feeds.watcher.waitFor('slot_pending'), pending);
+  assert.equal(await feeds.watcher.waitFor('slot_released'), released);
+
+  const nextDay = { ...released, date: '2026-11-25', available_slot: 1 };
+  publishSlotReleased(nextDay);
+  const nextGame = { ...released, game_id: gameId + 1, available_slot: 5 };
+  publishSlotReleased(nextGame);
+  assert.equal(await feeds.otherDay.waitFor('slot_released'), nextDay);
+  assert.equal(await feeds.otherGame.waitFor('slot_released'), nextGame);
+
+  assert.equal(feeds.watcher.received.map((entry) => entry.event), ['slot_pending', 'slot_released']);
+  assert.equal(feeds.otherDay.received, [{ event: 'slot_released', payload: nextDay }]);
+  assert.equal(feeds.otherGame.received, [{ event: 'slot_released', payload: nextGame }]);
+});
+
+test('every realtime instance delivers: clients on a second process get the same events', async () => {
+  const userId = freshId();
+  const first = await connect(tokenFor('user', userId), 0);
+  const second = await connect(tokenFor('user', userId), 1);
+  assert.is.not((await realtimeServer(0)).port, (await realtimeServer(1)).port);
+  const feeds = [recorder(first), recorder(second)];
+  for (const client of [first, second]) assert.equal(await client.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
+  const update = { booking_id: freshId(), user_id: userId, vendor_id: 4, game_id: 8, slot_id: 80, book_date: '2026-12-01', status: 'pending_verified' as const };
+  publishBookingUpdated(update);
+  for (const feed of feeds) assert.equal(await feed.waitFor('booking_updated'), update);
+});
+
+test.run();
