@@ -22,6 +22,10 @@ export interface Config {
   adminPassword: string;
   redisKeyPrefix: string;
   logLevel: string;
+  /** How long a worker's claim on a job lasts before another worker may take it over (crash recovery). */
+  jobLockMs: number;
+  /** When set, booking workers append each job's start and end to this file (tests, diagnosis). */
+  bookingTraceFile: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -88,6 +92,8 @@ export function parseConfig(env: Env): Config {
     adminPassword: text('ADMIN_PASSWORD', undefined, 8),
     redisKeyPrefix: text('REDIS_KEY_PREFIX', 'hfg'),
     logLevel: text('LOG_LEVEL', 'info'),
+    jobLockMs: integer('JOB_LOCK_MS', 30000, 500, 600000),
+    bookingTraceFile: env.BOOKING_TRACE_FILE || null,
   };
   if (config.redisKeyPrefix && !/^[A-Za-z0-9_.:-]+$/.test(config.redisKeyPrefix)) {
     problems.push('REDIS_KEY_PREFIX may hold only letters, digits and _ . : - (no braces: it goes inside a hash tag)');

@@ -14,8 +14,9 @@ export async function closeTestResources(): Promise<void> {
       console.error('closing test resource failed:', error);
     }
   }
-  const { db } = require('../../src/db/knex');
-  await db.destroy();
-  const { closeClientRedis } = require('../../src/jobs/connection');
-  await closeClientRedis();
+  await require('../../src/jobs/job-waiter').jobWaiter.close();
+  await require('../../src/jobs/queues').closeQueues();
+  await require('../../src/realtime/publish').closePublisher();
+  await require('../../src/jobs/connection').closeClientRedis();
+  await require('../../src/db/knex').db.destroy();
 }

@@ -2,5 +2,7 @@ import { healthRouter } from './health';
 import { catalogRouter } from './catalog';
 import { onboardingRouter } from './onboarding';
 import { adminRouter } from './admin';
+import { bookingsRouter } from './bookings';
+import { jobsRouter } from './jobs';
 
-export const routes = [healthRouter, catalogRouter, onboardingRouter, adminRouter];
+export const routes = [healthRouter, catalogRouter, onboardingRouter, adminRouter, bookingsRouter, jobsRouter];

@@ -1,0 +1,142 @@
+import { Transaction } from './knex';
+import { CancelRequest, MoveRequest, Outcome, ReleaseRequest } from '../domain/booking-types';
+import { bookingDay, hasStarted } from '../domain/slot-availability';
+import { canTransition } from '../domain/booking-status';
+import { Conflict, NotFound } from '../errors';
+import { BookingStatus } from './models';
+import { canSee } from './booking-views';
+import { applyInventory, BookingEvent, bookingUpdated, lockInventory, slotReleased } from './inventory';
+
+// Cancel, release and move: each one transaction of conditional updates, run by the booking
+// worker of the booking's slot key. Lock order everywhere: bookings, then users, then inventory.
+
+export interface ChangeResult {
+  outcome: Outcome;
+  events: BookingEvent[];
+}
+
+interface LockedBooking {
+  id: number;
+  user_id: number;
+  vendor_id: number;
+  game_id: number;
+  slot_id: number;
+  book_date: string;
+  status: BookingStatus;
+  hold_expires_at: Date | null;
+  start_time: string;
+  timezone: string;
+  opening_days: string[];
+}
+
+function result(outcome: Outcome, events: BookingEvent[] = []): ChangeResult {
+  return { outcome, events };
+}
+
+// A booking that exists but is someone else's is "not found" to the asker (SPEC §4).
+const notFound = () => result({ status: 404, body: new NotFound('Booking').toBody() });
+const invalidState = (message: string, details?: unknown) => result({ status: 409, body: new Conflict('invalid_state', message, details).toBody() });
+
+async function lockBookings(trx: Transaction, ids: number[]): Promise<LockedBooking[]> {
+  return trx('bookings as b')
+    .join('slots as s', 's.id', 'b.slot_id')
+    .join('vendors as v', 'v.id', 'b.vendor_id')
+    .whereIn('b.id', ids)
+    .orderBy('b.id')
+    .forUpdate('b')
+    .select('b.id', 'b.user_id', 'b.vendor_id', 'b.game_id', 'b.slot_id', 'b.book_date', 'b.status', 'b.hold_expires_at', 's.start_time', 'v.timezone', 'v.opening_days');
+}
+
+/** Moves bookings to `to` and gives their units back, guarded by their current status. */
+async function endBookings(trx: Transaction, bookings: LockedBooking[], to: BookingStatus): Promise<BookingEvent[]> {
+  for (const booking of bookings) {
+    const changed = await trx('bookings').where({ id: booking.id, status: booking.status }).update({ status: to, updated_at: trx.fn.now() });
+    if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
+  }
+  const inventory = await lockInventory(trx, bookings.map((b) => ({ slotId: b.slot_id, bookDate: b.book_date })));
+  const given = bookings.map((b) => inventory.give(b.slot_id, b.book_date));
+  await applyInventory(trx, given);
+  return bookings.flatMap((b, i) => [bookingUpdated(b, to), slotReleased(b, given[i].availableAfter)]);
+}
+
+export async function cancelBooking(trx: Transaction, request: CancelRequest, now: Date = new Date()): Promise<ChangeResult> {
+  const [booking] = await lockBookings(trx, [request.bookingId]);
+  if (!booking || !canSee(request.actor, booking)) return notFound();
+  if (!canTransition(booking.status, 'cancelled')) {
+    return invalidState(`A ${booking.status} booking cannot be cancelled`, { status: booking.status });
+  }
+  if (hasStarted(bookingDay(booking, booking.book_date, now), booking.start_time)) {
+    return invalidState('The slot has already started');
+  }
+  const events = await endBookings(trx, [booking], 'cancelled');
+  return result({ status: 200, body: { message: 'Booking canceled successfully' } }, events);
+}
+
+/**
+ * A user giving up holds before paying (actor set), or the sweeper expiring them (actor null).
+ * A user's release is all or nothing; the sweeper skips bookings that were confirmed, cancelled
+ * or extended meanwhile, which makes a repeated expiry job change nothing.
+ */
+export async function releaseHolds(trx: Transaction, request: ReleaseRequest, now: Date = new Date()): Promise<ChangeResult> {
+  const bookings = await lockBookings(trx, request.bookingIds);
+  const actor = request.actor;
+  if (actor === null) {
+    const expired = bookings.filter((b) => b.status === 'pending_verified' && b.hold_expires_at !== null && b.hold_expires_at <= now);
+    const events = expired.length ? await endBookings(trx, expired, 'verification_failed') : [];
+    return result({ status: 200, body: { message: 'Expired holds released', booking_ids: expired.map((b) => b.id) } }, events);
+  }
+  const found = new Map(bookings.filter((b) => canSee(actor, b)).map((b) => [b.id, b]));
+  const missing = request.bookingIds.filter((id) => !found.has(id));
+  if (missing.length) return result({ status: 404, body: new NotFound('Booking').toBody() });
+  const notHeld = bookings.filter((b) => b.status !== 'pending_verified');
+  if (notHeld.length) {
+    return invalidState('Only pending holds can be released', { booking_ids: notHeld.map((b) => b.id) });
+  }
+  const events = await endBookings(trx, bookings, 'cancelled');
+  return result({ status: 200, body: { message: 'Slots released', booking_ids: bookings.map((b) => b.id) } }, events);
+}
+
+/**
+ * Moves a held or confirmed booking to another slot of its game, in one transaction: the old unit
+ * is given back only because the new one was taken. The job runs in the target key's partition;
+ * a move to another date also locks the source key's inventory row, in the global lock order.
+ */
+export async function moveBooking(trx: Transaction, request: MoveRequest, now: Date = new Date()): Promise<ChangeResult> {
+  const [booking] = await lockBookings(trx, [request.bookingId]);
+  if (!booking || !canSee(request.actor, booking)) return notFound();
+  const moved = { status: 200, body: { message: 'Booking moved', booking_id: booking.id, slot_id: request.slotId, book_date: request.bookDate, status: booking.status } };
+  if (booking.slot_id === request.slotId && booking.book_date === request.bookDate) {
+    return result(moved); // already there: a repeated move job changes nothing
+  }
+  if (booking.status !== 'pending_verified' && booking.status !== 'confirmed') {
+    return invalidState(`A ${booking.status} booking cannot be moved`, { status: booking.status });
+  }
+  if (hasStarted(bookingDay(booking, booking.book_date, now), booking.start_time)) {
+    return invalidState('The booked slot has already started');
+  }
+  const target = await trx('slots').where({ id: request.slotId, game_id: booking.game_id }).first('id', 'start_time');
+  const day = bookingDay(booking, request.bookDate, now);
+  const refuse = () => result({
+    status: 409,
+    body: new Conflict('slot_unavailable', 'The requested slot cannot be taken', { unavailable_slot_ids: [request.slotId] }).toBody(),
+  });
+  if (!target || !day.open || hasStarted(day, target.start_time)) return refuse();
+  const inventory = await lockInventory(trx, [
+    { slotId: booking.slot_id, bookDate: booking.book_date },
+    { slotId: request.slotId, bookDate: request.bookDate },
+  ]);
+  if (inventory.available(request.slotId, request.bookDate) < 1) return refuse();
+  const taken = inventory.take(request.slotId, request.bookDate);
+  const given = inventory.give(booking.slot_id, booking.book_date);
+  await applyInventory(trx, [taken, given]);
+  const changed = await trx('bookings')
+    .where({ id: booking.id, status: booking.status, slot_id: booking.slot_id, book_date: booking.book_date })
+    .update({ slot_id: request.slotId, book_date: request.bookDate, updated_at: trx.fn.now() });
+  if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
+  const after = { ...booking, slot_id: request.slotId, book_date: request.bookDate };
+  return result(moved, [
+    slotReleased(booking, given.availableAfter),
+    { kind: 'slot_pending', payload: { vendor_id: booking.vendor_id, game_id: booking.game_id, slot_id: request.slotId, date: request.bookDate, available_slot: taken.availableAfter, booking_id: booking.id } },
+    bookingUpdated(after, booking.status),
+  ]);
+}

@@ -1,0 +1,212 @@
+import { Transaction } from './knex';
+import { HoldRequest, Outcome } from '../domain/booking-types';
+import { bookingDay, hasStarted } from '../domain/slot-availability';
+import { Conflict, Forbidden, NotFound } from '../errors';
+import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventory } from './inventory';
+import { claimIdempotency, storeIdempotentAnswer } from './idempotency';
+
+// Holds: all or nothing per request, any number of requests in one transaction. The booking
+// worker passes every hold it has waiting for one partition, so a hot slot pays for one
+// transaction per batch instead of one per request, while the partition still runs one job at a
+// time. Requests are decided in arrival order against the locked inventory, exactly as if they
+// had run one after another.
+
+export interface HoldLimits {
+  holdTtlSeconds: number;
+  maxPendingHoldsPerUser: number;
+}
+
+export interface HoldBatchResult {
+  outcomes: Outcome[];
+  events: BookingEvent[];
+}
+
+interface GameRow {
+  id: number;
+  vendor_id: number;
+  total_slots: number;
+  single_slot_price_paise: number;
+  timezone: string;
+  opening_days: string[];
+}
+
+interface ExistingBooking {
+  id: number;
+  slot_id: number;
+  hold_request_id: string;
+  hold_expires_at: Date;
+}
+
+function frozenAnswer(bookings: Array<{ slot_id: number; booking_id: number }>, holdExpiresAt: Date): Outcome {
+  return {
+    status: 201,
+    body: { message: 'Slots frozen', bookings, status: 'pending_verified', hold_expires_at: holdExpiresAt.toISOString() },
+  };
+}
+
+function frozenAgain(request: HoldRequest, done: ExistingBooking[] | undefined): Outcome | null {
+  if (!done) return null;
+  const bySlot = new Map(done.map((b) => [b.slot_id, b.id]));
+  return frozenAnswer(request.slotIds.map((slot_id) => ({ slot_id, booking_id: bySlot.get(slot_id)! })), done[0].hold_expires_at);
+}
+
+function unavailable(slotIds: number[]): Outcome {
+  return {
+    status: 409,
+    body: new Conflict('slot_unavailable', 'Some requested slots cannot be held', { unavailable_slot_ids: slotIds }).toBody(),
+  };
+}
+
+export async function applyHolds(
+  trx: Transaction,
+  requests: HoldRequest[],
+  limits: HoldLimits,
+  now: Date = new Date(),
+): Promise<HoldBatchResult> {
+  const outcomes: Array<Outcome | undefined> = new Array(requests.length);
+
+  // A job that runs twice (BullMQ is at-least-once) finds the bookings it made the first time.
+  const existing: ExistingBooking[] = await trx('bookings')
+    .whereIn('hold_request_id', requests.map((r) => r.requestId))
+    .select('id', 'slot_id', 'hold_request_id', 'hold_expires_at');
+  const existingByRequest = new Map<string, ExistingBooking[]>();
+  for (const booking of existing) {
+    existingByRequest.set(booking.hold_request_id, [...(existingByRequest.get(booking.hold_request_id) ?? []), booking]);
+  }
+  const open: number[] = [];
+  // A retry that reached the same batch as its first attempt shares the first attempt's answer.
+  const firstIndexOf = new Map<string, number>();
+  const repeats: Array<[number, number]> = [];
+  for (const [index, request] of requests.entries()) {
+    const first = firstIndexOf.get(request.requestId);
+    if (first !== undefined) {
+      repeats.push([index, first]);
+      continue;
+    }
+    firstIndexOf.set(request.requestId, index);
+    // A keyed request's first answer (or a different body under the same key) is in its
+    // idempotency record; an unkeyed one has a fresh request id, so its bookings tell.
+    const earlier = request.idempotency
+      ? await claimIdempotency(trx, request.userId, request.idempotency, request.requestId)
+      : frozenAgain(request, existingByRequest.get(request.requestId));
+    if (earlier) outcomes[index] = earlier;
+    else open.push(index);
+  }
+  const finish = (events: BookingEvent[]): HoldBatchResult => {
+    for (const [index, first] of repeats) outcomes[index] = outcomes[first];
+    return { outcomes: outcomes as Outcome[], events };
+  };
+  if (open.length === 0) return finish([]);
+  const pending = open.map((index) => requests[index]);
+
+  // FOR SHARE: a capacity change (PATCH /games/:id) waits for this hold to commit, and this hold
+  // sees the capacity it committed, so a new inventory row never starts from a stale capacity.
+  const games: GameRow[] = await trx('games as g')
+    .join('vendors as v', 'v.id', 'g.vendor_id')
+    .whereIn('g.id', [...new Set(pending.map((r) => r.gameId))])
+    .select('g.id', 'g.vendor_id', 'g.total_slots', 'g.single_slot_price_paise', 'v.timezone', 'v.opening_days')
+    .forShare('g');
+  const gameById = new Map(games.map((g) => [g.id, g]));
+  const slots: Array<{ id: number; game_id: number; start_time: string }> = await trx('slots')
+    .whereIn('id', [...new Set(pending.flatMap((r) => r.slotIds))])
+    .select('id', 'game_id', 'start_time');
+  const slotById = new Map(slots.map((s) => [s.id, s]));
+
+  // Locking the users serialises one user's holds across partitions, so the pending-hold limit
+  // holds even when one user holds two games at once. Users before inventory, always in id order.
+  const userRows: Array<{ id: number; pending: number }> = (await trx.raw(
+    `SELECT u.id,
+            (SELECT count(*) FROM bookings b
+              WHERE b.user_id = u.id AND b.status = 'pending_verified' AND b.hold_expires_at > ?)::int AS pending
+       FROM users u WHERE u.id = ANY(?::int[]) ORDER BY u.id FOR UPDATE OF u`,
+    [now, [...new Set(pending.map((r) => r.userId))]],
+  )).rows;
+  const pendingByUser = new Map(userRows.map((u) => [u.id, u.pending]));
+
+  const holdable = (request: HoldRequest) => request.slotIds.filter((id) => slotById.get(id)?.game_id === request.gameId);
+  const inventory = await lockInventory(
+    trx,
+    pending.flatMap((request) => (gameById.has(request.gameId) ? holdable(request).map((slotId) => ({ slotId, bookDate: request.bookDate })) : [])),
+  );
+
+  const holdExpiresAt = new Date(now.getTime() + limits.holdTtlSeconds * 1000);
+  const taken: InventoryChange[] = [];
+  const newBookings: Array<{ index: number; row: Record<string, unknown> }> = [];
+  for (const index of open) {
+    const request = requests[index];
+    const game = gameById.get(request.gameId);
+    if (!game) {
+      outcomes[index] = { status: 404, body: new NotFound('Game').toBody() };
+      continue;
+    }
+    if (request.actor.role === 'vendor' && request.actor.vendorId !== game.vendor_id) {
+      outcomes[index] = { status: 403, body: new Forbidden('A cafe may hold slots only at its own cafe').toBody() };
+      continue;
+    }
+    if (!pendingByUser.has(request.userId)) {
+      outcomes[index] = { status: 404, body: new NotFound('User').toBody() };
+      continue;
+    }
+    const day = bookingDay(game, request.bookDate, now);
+    const refused = request.slotIds.filter((slotId) => {
+      const slot = slotById.get(slotId);
+      if (!slot || slot.game_id !== request.gameId || !day.open || hasStarted(day, slot.start_time)) return true;
+      return inventory.available(slotId, request.bookDate) < 1;
+    });
+    if (refused.length > 0) {
+      outcomes[index] = unavailable(refused);
+      continue;
+    }
+    const pendingHolds = pendingByUser.get(request.userId)!;
+    if (pendingHolds + request.slotIds.length > limits.maxPendingHoldsPerUser) {
+      outcomes[index] = {
+        status: 409,
+        body: new Conflict('hold_limit', `At most ${limits.maxPendingHoldsPerUser} pending holds per user`, {
+          pending_holds: pendingHolds, max_pending_holds: limits.maxPendingHoldsPerUser,
+        }).toBody(),
+      };
+      continue;
+    }
+    pendingByUser.set(request.userId, pendingHolds + request.slotIds.length);
+    for (const slotId of request.slotIds) {
+      taken.push(inventory.take(slotId, request.bookDate));
+      newBookings.push({
+        index,
+        row: {
+          user_id: request.userId, vendor_id: game.vendor_id, game_id: game.id, slot_id: slotId,
+          book_date: request.bookDate, status: 'pending_verified', price_paise: game.single_slot_price_paise,
+          hold_expires_at: holdExpiresAt, hold_request_id: request.requestId,
+        },
+      });
+    }
+  }
+
+  const events: BookingEvent[] = [];
+  if (newBookings.length > 0) {
+    await applyInventory(trx, taken);
+    const inserted: Array<{ id: number; slot_id: number; hold_request_id: string; user_id: number; vendor_id: number; game_id: number; book_date: string }> =
+      await trx('bookings').insert(newBookings.map((b) => b.row)).returning(['id', 'slot_id', 'hold_request_id', 'user_id', 'vendor_id', 'game_id', 'book_date']);
+    const insertedByRequest = new Map<string, typeof inserted>();
+    for (const row of inserted) insertedByRequest.set(row.hold_request_id, [...(insertedByRequest.get(row.hold_request_id) ?? []), row]);
+    for (const index of new Set(newBookings.map((b) => b.index))) {
+      const rows = insertedByRequest.get(requests[index].requestId)!;
+      outcomes[index] = frozenAnswer(rows.map((row) => ({ slot_id: row.slot_id, booking_id: row.id })), holdExpiresAt);
+    }
+    const availableAfter = new Map(newBookings.map((b, position) => [`${b.row.hold_request_id}:${b.row.slot_id}`, taken[position].availableAfter]));
+    for (const row of inserted) {
+      events.push({
+        kind: 'slot_pending',
+        payload: {
+          vendor_id: row.vendor_id, game_id: row.game_id, slot_id: row.slot_id, date: row.book_date,
+          available_slot: availableAfter.get(`${row.hold_request_id}:${row.slot_id}`)!, booking_id: row.id,
+        },
+      });
+      events.push(bookingUpdated(row, 'pending_verified'));
+    }
+  }
+  for (const index of open) {
+    const request = requests[index];
+    if (request.idempotency) await storeIdempotentAnswer(trx, request.userId, request.idempotency, outcomes[index]!);
+  }
+  return finish(events);
+}

@@ -1,0 +1,113 @@
+import { Transaction } from './knex';
+import { BookingStatus } from './models';
+import type { BookingUpdated, SlotPending, SlotReleased } from '../realtime/publish';
+
+// slot_inventory is the only count of free units. Every change locks its rows in (slot_id,
+// book_date) order, the one order every booking transaction uses, so transactions that touch
+// several rows wait for each other instead of deadlocking. The updates are conditional and their
+// row counts are checked: a change the CHECK or the condition refuses aborts the transaction.
+
+export interface SlotDate {
+  slotId: number;
+  bookDate: string;
+}
+
+export interface InventoryChange extends SlotDate {
+  delta: number;
+  availableAfter: number;
+}
+
+export interface LockedInventory {
+  available(slotId: number, bookDate: string): number;
+  /** Takes one unit in memory; write it with applyInventory. */
+  take(slotId: number, bookDate: string): InventoryChange;
+  /** Gives one unit back in memory; write it with applyInventory. */
+  give(slotId: number, bookDate: string): InventoryChange;
+}
+
+const keyOf = (slotId: number, bookDate: string) => `${slotId}:${bookDate}`;
+
+/** Creates missing rows at the game's capacity, then locks every row named. */
+export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promise<LockedInventory> {
+  const unique = [...new Map(wanted.map((w) => [keyOf(w.slotId, w.bookDate), w])).values()]
+    .sort((a, b) => a.slotId - b.slotId || a.bookDate.localeCompare(b.bookDate));
+  const counts = new Map<string, { available: number; capacity: number }>();
+  if (unique.length > 0) {
+    const slotIds = unique.map((w) => w.slotId);
+    const dates = unique.map((w) => w.bookDate);
+    await trx.raw(
+      `INSERT INTO slot_inventory (slot_id, book_date, game_id, capacity, available)
+       SELECT s.id, p.book_date, s.game_id, g.total_slots, g.total_slots
+         FROM unnest(?::int[], ?::date[]) AS p(slot_id, book_date)
+         JOIN slots s ON s.id = p.slot_id
+         JOIN games g ON g.id = s.game_id
+       ON CONFLICT DO NOTHING`,
+      [slotIds, dates],
+    );
+    const rows: Array<{ slot_id: number; book_date: string; available: number; capacity: number }> = (await trx.raw(
+      `SELECT i.slot_id, i.book_date, i.available, i.capacity
+         FROM slot_inventory i
+         JOIN unnest(?::int[], ?::date[]) AS p(slot_id, book_date) ON p.slot_id = i.slot_id AND p.book_date = i.book_date
+        ORDER BY i.slot_id, i.book_date
+        FOR UPDATE OF i`,
+      [slotIds, dates],
+    )).rows;
+    for (const row of rows) counts.set(keyOf(row.slot_id, row.book_date), { available: row.available, capacity: row.capacity });
+  }
+  const change = (slotId: number, bookDate: string, delta: number): InventoryChange => {
+    const count = counts.get(keyOf(slotId, bookDate));
+    if (!count) throw new Error(`inventory ${slotId}:${bookDate} was not locked`);
+    count.available += delta;
+    return { slotId, bookDate, delta, availableAfter: count.available };
+  };
+  return {
+    available: (slotId, bookDate) => counts.get(keyOf(slotId, bookDate))?.available ?? 0,
+    take: (slotId, bookDate) => change(slotId, bookDate, -1),
+    give: (slotId, bookDate) => change(slotId, bookDate, +1),
+  };
+}
+
+/** Writes in-memory changes of locked rows: one statement, every row conditional. */
+export async function applyInventory(trx: Transaction, changes: InventoryChange[]): Promise<void> {
+  const net = new Map<string, SlotDate & { delta: number }>();
+  for (const c of changes) {
+    const key = keyOf(c.slotId, c.bookDate);
+    const entry = net.get(key) ?? { slotId: c.slotId, bookDate: c.bookDate, delta: 0 };
+    entry.delta += c.delta;
+    net.set(key, entry);
+  }
+  const rows = [...net.values()].filter((r) => r.delta !== 0);
+  if (rows.length === 0) return;
+  const result = await trx.raw(
+    `UPDATE slot_inventory AS i SET available = i.available + c.delta
+       FROM unnest(?::int[], ?::date[], ?::int[]) AS c(slot_id, book_date, delta)
+      WHERE i.slot_id = c.slot_id AND i.book_date = c.book_date
+        AND i.available + c.delta BETWEEN 0 AND i.capacity`,
+    [rows.map((r) => r.slotId), rows.map((r) => r.bookDate), rows.map((r) => r.delta)],
+  );
+  if (result.rowCount !== rows.length) {
+    throw new Error(`inventory update refused: ${result.rowCount} of ${rows.length} rows changed`);
+  }
+}
+
+export type BookingEvent =
+  | { kind: 'booking_updated'; payload: BookingUpdated }
+  | { kind: 'slot_pending'; payload: SlotPending }
+  | { kind: 'slot_released'; payload: SlotReleased };
+
+export function bookingUpdated(
+  booking: { id: number; user_id: number; vendor_id: number; game_id: number; slot_id: number; book_date: string },
+  status: BookingStatus,
+): BookingEvent {
+  return {
+    kind: 'booking_updated',
+    payload: { booking_id: booking.id, user_id: booking.user_id, vendor_id: booking.vendor_id, game_id: booking.game_id, slot_id: booking.slot_id, book_date: booking.book_date, status },
+  };
+}
+
+export function slotReleased(booking: { vendor_id: number; game_id: number; slot_id: number; book_date: string }, availableAfter: number): BookingEvent {
+  return {
+    kind: 'slot_released',
+    payload: { vendor_id: booking.vendor_id, game_id: booking.game_id, slot_id: booking.slot_id, date: booking.book_date, available_slot: availableAfter },
+  };
+}

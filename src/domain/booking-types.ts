@@ -1,0 +1,61 @@
+import type { ErrorBody } from '../errors';
+import type { Role } from '../http/auth';
+
+// The data that crosses from the API to the booking workers and back. Plain JSON: it lives in
+// Redis as BullMQ job data and return values.
+
+/** Who asked: the token's subject, carried into the job so the worker can authorize. */
+export interface Actor {
+  userId: number;
+  role: Role;
+  vendorId: number | null;
+}
+
+/** A per-endpoint Idempotency-Key, stored by the worker with the answer it produced. */
+export interface IdempotencyRef {
+  endpoint: string;
+  key: string;
+  requestHash: string;
+}
+
+/** What a job-backed request answers, as its synchronous HTTP answer would have been. */
+export interface Outcome {
+  status: number;
+  body: unknown;
+}
+
+export interface HoldRequest {
+  /** Stable across retries of one request; bookings.hold_request_id, so a re-run finds its work. */
+  requestId: string;
+  actor: Actor;
+  userId: number;
+  gameId: number;
+  bookDate: string;
+  slotIds: number[];
+  idempotency?: IdempotencyRef;
+}
+
+export interface CancelRequest {
+  requestId: string;
+  actor: Actor;
+  bookingId: number;
+}
+
+export interface MoveRequest {
+  requestId: string;
+  actor: Actor;
+  bookingId: number;
+  slotId: number;
+  bookDate: string;
+}
+
+export interface ReleaseRequest {
+  requestId: string;
+  /** null for the sweeper: it releases holds whose time ran out. */
+  actor: Actor | null;
+  bookingIds: number[];
+}
+
+export function errorOutcome(status: number, body: ErrorBody): Outcome {
+  return { status, body };
+}

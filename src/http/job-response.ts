@@ -1,0 +1,121 @@
+import { randomUUID } from 'crypto';
+import { config } from '../config';
+import { Actor, IdempotencyRef, Outcome } from '../domain/booking-types';
+import { Invalid, Unavailable } from '../errors';
+import { bookingQueue, formatJobRef, JobRef, Submitted } from '../jobs/booking';
+import { bookingQueueName } from '../jobs/queues';
+import { JobEnd, jobWaiter } from '../jobs/job-waiter';
+import { claimIdempotencyKey, idempotentRequestId, recordJobRef, requestHash, storedAnswer } from '../jobs/idempotency';
+import { AuthUser } from './auth';
+import { AppContext } from './context';
+
+// Job-backed answers (SPEC §2): wait up to SYNC_WAIT_MS for the job and answer as a synchronous
+// API would; otherwise, or when the client prefers it, 202 with where to look.
+
+export function actorOf(user: AuthUser): Actor {
+  return { userId: user.id, role: user.role, vendorId: user.vendorId };
+}
+
+function prefersAsync(ctx: AppContext): boolean {
+  return /\brespond-async\b/i.test(ctx.get('Prefer'));
+}
+
+function accepted(ctx: AppContext, ref: JobRef): void {
+  const jobId = formatJobRef(ref);
+  const statusUrl = `/jobs/${jobId}`;
+  ctx.status = 202;
+  ctx.set('Location', statusUrl);
+  ctx.body = { job_id: jobId, status: 'queued', status_url: statusUrl };
+}
+
+/** A finished job's answer for one of its requests, as the synchronous HTTP answer. */
+export function outcomeOf(end: JobEnd, index: number): Outcome {
+  if (end.state === 'failed') {
+    return { status: 503, body: new Unavailable('The request could not be processed; try again').toBody() };
+  }
+  const outcome = (end.returnvalue as Outcome[] | null)?.[index];
+  if (!outcome) return { status: 503, body: new Unavailable('The request produced no answer').toBody() };
+  return outcome;
+}
+
+function answer(ctx: AppContext, outcome: Outcome): void {
+  ctx.status = outcome.status;
+  ctx.body = outcome.body;
+}
+
+const started = new WeakMap<object, number>();
+
+/** Remaining synchronous wait for this request, measured from when it arrived. */
+function remainingWait(ctx: AppContext): number {
+  if (!started.has(ctx)) started.set(ctx, Date.now());
+  return Math.max(0, config.syncWaitMs - (Date.now() - started.get(ctx)!));
+}
+
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms); });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function respondWithJob(ctx: AppContext, submitted: Submitted): Promise<void> {
+  if (prefersAsync(ctx)) return accepted(ctx, submitted.ref);
+  const end = await within(submitted.done, remainingWait(ctx));
+  if (!end) return accepted(ctx, submitted.ref);
+  answer(ctx, outcomeOf(end, submitted.ref.index));
+}
+
+/** Several jobs for one request (a release spanning partitions): the first refusal, else the first answer. */
+export async function respondWithJobs(ctx: AppContext, submitted: Submitted[]): Promise<Outcome[] | null> {
+  if (prefersAsync(ctx)) {
+    accepted(ctx, submitted[0].ref);
+    return null;
+  }
+  const ends = await Promise.all(submitted.map((s) => within(s.done, remainingWait(ctx))));
+  if (ends.some((end) => end === null)) {
+    accepted(ctx, submitted[ends.findIndex((end) => end === null)].ref);
+    return null;
+  }
+  return ends.map((end, i) => outcomeOf(end!, submitted[i].ref.index));
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * Runs a job-backed request under its Idempotency-Key, if it has one: the first request with a
+ * key submits; a retry joins the first one's job, or gets its stored answer once that job is gone.
+ */
+export async function runIdempotent(
+  ctx: AppContext,
+  endpoint: string,
+  userId: number,
+  requestBody: unknown,
+  submit: (requestId: string, idempotency?: IdempotencyRef) => Promise<Submitted>,
+): Promise<void> {
+  remainingWait(ctx);
+  const key = ctx.get('Idempotency-Key');
+  if (!key) return respondWithJob(ctx, await submit(randomUUID()));
+  if (!IDEMPOTENCY_KEY.test(key)) throw new Invalid('Idempotency-Key must be 1 to 255 visible ASCII characters');
+  const requestId = idempotentRequestId(userId, endpoint, key);
+  const hash = requestHash(requestBody);
+  const idempotency: IdempotencyRef = { endpoint, key, requestHash: hash };
+  const claim = await claimIdempotencyKey(requestId, hash, Math.min(remainingWait(ctx), 2000));
+  if (!claim.first && claim.ref) {
+    const queueName = bookingQueueName(claim.ref.partition);
+    if (await bookingQueue(claim.ref.partition).getJob(claim.ref.jobId)) {
+      return respondWithJob(ctx, { ref: claim.ref, done: jobWaiter.join(queueName, claim.ref.jobId, remainingWait(ctx)) });
+    }
+  }
+  if (!claim.first) {
+    const stored = await storedAnswer(userId, endpoint, key);
+    if (stored) return answer(ctx, stored);
+  }
+  // First request, or the first one's job vanished before answering: (re)submit under the same
+  // request id; the worker's idempotency record makes a second run change nothing.
+  const submitted = await submit(requestId, idempotency);
+  await recordJobRef(requestId, hash, submitted.ref);
+  return respondWithJob(ctx, submitted);
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from 'crypto';
+import { config } from '../../config';
+import { createRouter } from '../context';
+import { requireActingFor, requireUser } from '../auth';
+import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser } from '../validate';
+import { parseCalendarDate } from '../../domain/dates';
+import { NotFound } from '../../errors';
+import { bookingView, findBookingFor, userBookings } from '../../db/booking-views';
+import { enqueueBookingJob, partitionForKey, submitHold, Submitted } from '../../jobs/booking';
+import { actorOf, respondWithJob, respondWithJobs, runIdempotent } from '../job-response';
+import { AppContext } from '../context';
+import { BookingStatus } from '../../db/models';
+
+// SPEC §5.3. Reads are queries; every change is a job in the booking partition of its slot key.
+
+export const bookingsRouter = createRouter();
+
+const BOOKING_STATUSES: BookingStatus[] = ['pending_verified', 'confirmed', 'cancelled', 'verification_failed', 'refunded'];
+
+/** `123` or `BK-123`, in a path or a body. */
+const bookingIdSchema = { anyOf: [idSchema, { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' }] } as const;
+function bookingIdOf(value: number | string): number {
+  const id = typeof value === 'number' ? value : Number(value.replace(/^bk-/i, ''));
+  if (id > 2147483647) throw new NotFound('Booking');
+  return id;
+}
+
+const bookingParams = paramsParser<{ booking_id: string }>({
+  type: 'object',
+  properties: { booking_id: { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' } },
+  required: ['booking_id'],
+  additionalProperties: false,
+});
+const bookingIdParam = (ctx: AppContext) => bookingIdOf(bookingParams(ctx.params).booking_id);
+
+interface HoldBody {
+  slot_id: number | number[];
+  user_id: number;
+  game_id: number;
+  book_date: string;
+}
+const holdBody = bodyParser<HoldBody>({
+  type: 'object',
+  properties: {
+    slot_id: {
+      anyOf: [idSchema, { type: 'array', items: idSchema, minItems: 1, maxItems: config.maxSlotsPerBooking, uniqueItems: true }],
+    },
+    user_id: idSchema,
+    game_id: idSchema,
+    book_date: dateSchema,
+  },
+  required: ['slot_id', 'user_id', 'game_id', 'book_date'],
+  additionalProperties: false,
+});
+
+bookingsRouter.post('/bookings', async (ctx) => {
+  const user = requireUser(ctx.state.user);
+  const body = holdBody(ctx.request.body);
+  requireActingFor(user, body.user_id);
+  const hold = {
+    actor: actorOf(user),
+    userId: body.user_id,
+    gameId: body.game_id,
+    bookDate: parseCalendarDate(body.book_date)!,
+    slotIds: Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id],
+  };
+  const { actor: _actor, ...what } = hold;
+  await runIdempotent(ctx, 'POST /bookings', user.id, what, (requestId, idempotency) =>
+    submitHold({ requestId, ...hold, ...(idempotency ? { idempotency } : {}) }));
+});
+
+const userBookingsQuery = queryParser<{ status?: BookingStatus; limit?: number; before?: number }>({
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: BOOKING_STATUSES },
+    limit: { type: 'integer', minimum: 1, maximum: 200 },
+    before: idSchema,
+  },
+  additionalProperties: false,
+});
+const userIdParams = idParams('user_id');
+
+bookingsRouter.get('/bookings/user/:user_id', async (ctx) => {
+  const user = requireUser(ctx.state.user);
+  const { user_id } = userIdParams(ctx.params);
+  requireActingFor(user, user_id);
+  const query = userBookingsQuery({ ...ctx.query });
+  ctx.body = await userBookings(actorOf(user), user_id, { status: query.status, before: query.before, limit: query.limit ?? 50 });
+});
+
+bookingsRouter.get('/bookings/:booking_id', async (ctx) => {
+  const user = requireUser(ctx.state.user);
+  const view = await bookingView(actorOf(user), bookingIdParam(ctx));
+  if (!view) throw new NotFound('Booking');
+  ctx.body = view;
+});
+
+bookingsRouter.delete('/bookings/:booking_id', async (ctx) => {
+  const user = requireUser(ctx.state.user);
+  const actor = actorOf(user);
+  const booking = await findBookingFor(actor, bookingIdParam(ctx));
+  if (!booking) throw new NotFound('Booking');
+  await respondWithJob(ctx, await enqueueBookingJob('cancel', partitionForKey(booking.game_id, booking.book_date), {
+    requestId: randomUUID(), actor, bookingId: booking.id,
+  }));
+});
+
+const moveBody = bodyParser<{ slot_id: number; book_date?: string }>({
+  type: 'object',
+  properties: { slot_id: idSchema, book_date: dateSchema },
+  required: ['slot_id'],
+  additionalProperties: false,
+});
+
+async function moveHandler(ctx: AppContext): Promise<void> {
+  const user = requireUser(ctx.state.user);
+  const bookingId = bookingIdParam(ctx);
+  const body = moveBody(ctx.request.body);
+  const actor = actorOf(user);
+  const booking = await findBookingFor(actor, bookingId);
+  if (!booking) throw new NotFound('Booking');
+  const bookDate = body.book_date ? parseCalendarDate(body.book_date)! : booking.book_date;
+  await respondWithJob(ctx, await enqueueBookingJob('move', partitionForKey(booking.game_id, bookDate), {
+    requestId: randomUUID(), actor, bookingId: booking.id, slotId: body.slot_id, bookDate,
+  }));
+}
+bookingsRouter.put('/bookings/:booking_id', moveHandler);
+bookingsRouter.put('/update_booking/:booking_id', moveHandler);
+
+const releaseBody = bodyParser<{ bookings: Array<{ booking_id: number | string }> }>({
+  type: 'object',
+  properties: {
+    bookings: {
+      type: 'array',
+      minItems: 1,
+      maxItems: config.maxPendingHoldsPerUser,
+      items: { type: 'object', properties: { booking_id: bookingIdSchema }, required: ['booking_id'], additionalProperties: false },
+    },
+  },
+  required: ['bookings'],
+  additionalProperties: false,
+});
+
+bookingsRouter.post('/release_slot', async (ctx) => {
+  const user = requireUser(ctx.state.user);
+  const actor = actorOf(user);
+  const ids = [...new Set(releaseBody(ctx.request.body).bookings.map((b) => bookingIdOf(b.booking_id)))];
+  const bookings = await Promise.all(ids.map((id) => findBookingFor(actor, id)));
+  if (bookings.some((b) => b === null)) throw new NotFound('Booking');
+  // One job per partition: holds of one request share a slot key, so this is nearly always one.
+  const byPartition = new Map<number, number[]>();
+  for (const booking of bookings) {
+    const partition = partitionForKey(booking!.game_id, booking!.book_date);
+    byPartition.set(partition, [...(byPartition.get(partition) ?? []), booking!.id]);
+  }
+  const submitted: Submitted[] = await Promise.all([...byPartition].map(([partition, bookingIds]) =>
+    enqueueBookingJob('release', partition, { requestId: randomUUID(), actor, bookingIds })));
+  if (submitted.length === 1) return respondWithJob(ctx, submitted[0]);
+  const outcomes = await respondWithJobs(ctx, submitted);
+  if (!outcomes) return;
+  const refused = outcomes.find((o) => o.status !== 200);
+  ctx.status = refused ? refused.status : 200;
+  ctx.body = refused ? refused.body : { message: 'Slots released', booking_ids: ids };
+});

@@ -1,0 +1,238 @@
+import { randomUUID } from 'crypto';
+import { JobsOptions } from 'bullmq';
+import Ajv from 'ajv';
+import { config } from '../config';
+import { slotKey, partitionOf } from '../domain/slot-key';
+import { CancelRequest, HoldRequest, MoveRequest, ReleaseRequest } from '../domain/booking-types';
+import { bookingQueueName, queue } from './queues';
+import { JobEnd, jobWaiter } from './job-waiter';
+
+// The booking queue: BOOKING_PARTITIONS partition queues, each running one job at a time across
+// every worker process (global concurrency 1), so the jobs of one slot key never overlap.
+//
+// Holds are batched on the way in: while a partition already has MAX_IN_FLIGHT hold jobs of this
+// process queued or running, new holds for it wait here and leave together as the next job. A
+// hot slot then costs one job and one transaction per batch instead of per request, and a quiet
+// one still leaves at once. Each request keeps its own public job id (JobRef).
+
+export type BookingJobName = 'hold' | 'cancel' | 'move' | 'release';
+
+export interface BookingJobData<R> {
+  requests: R[];
+}
+export type HoldJobData = BookingJobData<HoldRequest>;
+export type CancelJobData = BookingJobData<CancelRequest>;
+export type MoveJobData = BookingJobData<MoveRequest>;
+export type ReleaseJobData = BookingJobData<ReleaseRequest>;
+export type AnyBookingJobData = HoldJobData | CancelJobData | MoveJobData | ReleaseJobData;
+
+const MAX_BATCH = 64;
+const MAX_IN_FLIGHT = 2;
+/** A batch whose completion was never heard of stops blocking the next one after this long. */
+const IN_FLIGHT_TIMEOUT_MS = 1000;
+
+export const bookingJobOptions: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 100 },
+  removeOnComplete: { age: 3600, count: 100_000 },
+  removeOnFail: { age: 24 * 3600 },
+};
+
+export function partitionForKey(gameId: number, bookDate: string): number {
+  return partitionOf(slotKey(gameId, bookDate), config.bookingPartitions);
+}
+
+export function bookingQueue(partition: number) {
+  return queue(bookingQueueName(partition));
+}
+
+// ---- public job ids ------------------------------------------------------------------------
+
+/** One request inside one BullMQ job: `{partition}.{jobId}.{index}` is its public job id. */
+export interface JobRef {
+  partition: number;
+  jobId: string;
+  index: number;
+}
+
+export function formatJobRef(ref: JobRef): string {
+  return `${ref.partition}.${ref.jobId}.${ref.index}`;
+}
+
+export const JOB_REF_PATTERN = '^[0-9]{1,4}\\.[A-Za-z0-9-]{1,64}\\.[0-9]{1,3}$';
+
+export function parseJobRef(text: string): JobRef | null {
+  if (!new RegExp(JOB_REF_PATTERN).test(text)) return null;
+  const [partition, jobId, index] = text.split('.');
+  const ref = { partition: Number(partition), jobId, index: Number(index) };
+  return ref.partition < config.bookingPartitions ? ref : null;
+}
+
+export interface Submitted {
+  ref: JobRef;
+  /** Settles when the job ends; registered before the job was added, so it cannot be missed. */
+  done: Promise<JobEnd | null>;
+}
+
+// ---- payload schemas: the worker refuses a job whose data does not match -------------------
+
+const actorSchema = {
+  type: 'object',
+  properties: {
+    userId: { type: 'integer', minimum: 1 },
+    role: { type: 'string', enum: ['user', 'vendor', 'admin'] },
+    vendorId: { type: 'integer', minimum: 1, nullable: true },
+  },
+  required: ['userId', 'role', 'vendorId'],
+  additionalProperties: false,
+};
+const id = { type: 'integer', minimum: 1 } as const;
+const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } as const;
+const requestId = { type: 'string', minLength: 1, maxLength: 100 } as const;
+
+function requestsSchema(item: object): object {
+  return {
+    type: 'object',
+    properties: { requests: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: item } },
+    required: ['requests'],
+    additionalProperties: false,
+  };
+}
+
+const schemas: Record<BookingJobName, object> = {
+  hold: requestsSchema({
+    type: 'object',
+    properties: {
+      requestId, actor: actorSchema, userId: id, gameId: id, bookDate: date,
+      slotIds: { type: 'array', minItems: 1, items: id },
+      idempotency: {
+        type: 'object',
+        properties: { endpoint: { type: 'string' }, key: { type: 'string' }, requestHash: { type: 'string' } },
+        required: ['endpoint', 'key', 'requestHash'],
+        additionalProperties: false,
+      },
+    },
+    required: ['requestId', 'actor', 'userId', 'gameId', 'bookDate', 'slotIds'],
+    additionalProperties: false,
+  }),
+  cancel: requestsSchema({
+    type: 'object',
+    properties: { requestId, actor: actorSchema, bookingId: id },
+    required: ['requestId', 'actor', 'bookingId'],
+    additionalProperties: false,
+  }),
+  move: requestsSchema({
+    type: 'object',
+    properties: { requestId, actor: actorSchema, bookingId: id, slotId: id, bookDate: date },
+    required: ['requestId', 'actor', 'bookingId', 'slotId', 'bookDate'],
+    additionalProperties: false,
+  }),
+  release: requestsSchema({
+    type: 'object',
+    properties: { requestId, actor: { ...actorSchema, nullable: true }, bookingIds: { type: 'array', minItems: 1, items: id } },
+    required: ['requestId', 'actor', 'bookingIds'],
+    additionalProperties: false,
+  }),
+};
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validators = Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, ajv.compile(schema)]));
+
+/** Null when `data` is a valid payload for job `name`, else what is wrong with it. */
+export function bookingPayloadProblem(name: string, data: unknown): string | null {
+  const validate = validators[name];
+  if (!validate) return `unknown booking job "${name}"`;
+  return validate(data) ? null : ajv.errorsText(validate.errors);
+}
+
+// ---- enqueueing -----------------------------------------------------------------------------
+
+/** Adds a job, listening for its end first. The promise is wrapped: awaiting must not wait for it. */
+async function addJob(partition: number, name: BookingJobName, data: AnyBookingJobData, jobId: string): Promise<{ done: Promise<JobEnd | null> }> {
+  const queueName = bookingQueueName(partition);
+  const done = jobWaiter.wait(queueName, jobId, config.syncWaitMs + IN_FLIGHT_TIMEOUT_MS);
+  await bookingQueue(partition).add(name, data, { ...bookingJobOptions, jobId });
+  return { done };
+}
+
+/** One request, one job: cancel, move, release. */
+export async function enqueueBookingJob<N extends Exclude<BookingJobName, 'hold'>>(
+  name: N,
+  partition: number,
+  request: N extends 'cancel' ? CancelRequest : N extends 'move' ? MoveRequest : ReleaseRequest,
+  options: { jobId?: string } = {},
+): Promise<Submitted> {
+  const jobId = options.jobId ?? randomUUID();
+  const { done } = await addJob(partition, name, { requests: [request] } as AnyBookingJobData, jobId);
+  return { ref: { partition, jobId, index: 0 }, done };
+}
+
+interface Waiting {
+  request: HoldRequest;
+  resolve: (submitted: Submitted) => void;
+  reject: (error: unknown) => void;
+}
+
+class HoldBatcher {
+  private readonly partitions = new Map<number, { waiting: Waiting[]; inFlight: number; scheduled: boolean }>();
+
+  submit(request: HoldRequest): Promise<Submitted> {
+    const partition = partitionForKey(request.gameId, request.bookDate);
+    return new Promise((resolve, reject) => {
+      const state = this.state(partition);
+      state.waiting.push({ request, resolve, reject });
+      this.schedule(partition);
+    });
+  }
+
+  private state(partition: number) {
+    let state = this.partitions.get(partition);
+    if (!state) {
+      state = { waiting: [], inFlight: 0, scheduled: false };
+      this.partitions.set(partition, state);
+    }
+    return state;
+  }
+
+  /** Flushes on the next turn of the event loop, so requests that arrived together leave together. */
+  private schedule(partition: number): void {
+    const state = this.state(partition);
+    if (state.scheduled || state.inFlight >= MAX_IN_FLIGHT || state.waiting.length === 0) return;
+    state.scheduled = true;
+    setImmediate(() => {
+      state.scheduled = false;
+      void this.flush(partition);
+    });
+  }
+
+  private async flush(partition: number): Promise<void> {
+    const state = this.state(partition);
+    if (state.inFlight >= MAX_IN_FLIGHT || state.waiting.length === 0) return;
+    const batch = state.waiting.splice(0, MAX_BATCH);
+    state.inFlight++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      state.inFlight--;
+      this.schedule(partition);
+    };
+    const jobId = randomUUID();
+    try {
+      const { done } = await addJob(partition, 'hold', { requests: batch.map((w) => w.request) }, jobId);
+      void done.then(release);
+      setTimeout(release, IN_FLIGHT_TIMEOUT_MS).unref();
+      batch.forEach((waiting, index) => waiting.resolve({ ref: { partition, jobId, index }, done }));
+    } catch (error) {
+      release();
+      for (const waiting of batch) waiting.reject(error);
+    }
+    this.schedule(partition);
+  }
+}
+
+const holdBatcher = new HoldBatcher();
+
+export function submitHold(request: HoldRequest): Promise<Submitted> {
+  return holdBatcher.submit(request);
+}

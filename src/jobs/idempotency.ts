@@ -1,0 +1,62 @@
+import { createHash } from 'crypto';
+import { config } from '../config';
+import { db } from '../db/knex';
+import { Outcome } from '../domain/booking-types';
+import { Conflict } from '../errors';
+import { clientRedis } from './connection';
+import { formatJobRef, JobRef, parseJobRef } from './booking';
+
+// The joining half of Idempotency-Key: a retry that arrives while the first request is queued or
+// running finds the first request's job here and waits for it (or gets the same 202). The
+// answer itself is made durable by the worker (src/db/idempotency.ts), in the transaction that
+// made the effect; the request id derived from the key makes a resubmitted job find it.
+
+const CLAIM_TTL_SECONDS = 24 * 3600;
+const REF_POLL_MS = 25;
+
+export function requestHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** The same (user, endpoint, key) always names the same request. */
+export function idempotentRequestId(userId: number, endpoint: string, key: string): string {
+  return `k${createHash('sha256').update(`${userId}\n${endpoint}\n${key}`).digest('hex').slice(0, 40)}`;
+}
+
+const claimKey = (requestId: string) => `${config.redisKeyPrefix}:idempotency:${requestId}`;
+
+export type Claim = { first: true } | { first: false; ref: JobRef | null };
+
+/** Claims the key for this request, or says which job the first request with it went to. */
+export async function claimIdempotencyKey(requestId: string, hash: string, waitForRefMs: number): Promise<Claim> {
+  const redis = clientRedis();
+  if (await redis.set(claimKey(requestId), `${hash}|`, 'EX', CLAIM_TTL_SECONDS, 'NX')) return { first: true };
+  const deadline = Date.now() + waitForRefMs;
+  for (;;) {
+    const value = await redis.get(claimKey(requestId));
+    if (value === null) {
+      // The claim expired between our SET and GET: this request is the first again.
+      if (await redis.set(claimKey(requestId), `${hash}|`, 'EX', CLAIM_TTL_SECONDS, 'NX')) return { first: true };
+      continue;
+    }
+    const [claimedHash, refText] = value.split('|');
+    if (claimedHash !== hash) throw new Conflict('duplicate', 'This Idempotency-Key was already used with a different request');
+    if (refText) return { first: false, ref: parseJobRef(refText) };
+    // The first request is between claiming and enqueueing (milliseconds), or died in between.
+    if (Date.now() >= deadline) return { first: false, ref: null };
+    await new Promise((resolve) => setTimeout(resolve, REF_POLL_MS));
+  }
+}
+
+export async function recordJobRef(requestId: string, hash: string, ref: JobRef): Promise<void> {
+  await clientRedis().set(claimKey(requestId), `${hash}|${formatJobRef(ref)}`, 'EX', CLAIM_TTL_SECONDS);
+}
+
+/** The answer the worker stored with the key, once the job that made it is gone from Redis. */
+export async function storedAnswer(userId: number, endpoint: string, key: string): Promise<Outcome | null> {
+  const row = await db('idempotency_keys')
+    .where({ user_id: userId, endpoint, key })
+    .whereNotNull('response_status')
+    .first('response_status', 'response_body');
+  return row ? { status: row.response_status, body: row.response_body } : null;
+}
