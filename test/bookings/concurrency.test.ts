@@ -1,0 +1,102 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { db } from '../../src/db/knex';
+import { api, tokenFor } from '../helpers/api';
+import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
+import { startWorkers, stopWorkers, WorkerProcess } from '../helpers/workers';
+import { inventoryMismatches } from '../helpers/invariants';
+
+// SPEC §10.1 and §10.2 under real concurrency: parallel HTTP requests, two worker processes,
+// then SQL. The workers record each job's start and end (BOOKING_TRACE_FILE) so the test can
+// check, after the fact, which jobs ran at the same time.
+
+const Concurrency = suite('booking concurrency');
+const traceFile = path.join(os.tmpdir(), `hfg-trace-${process.pid}-${Date.now()}.jsonl`);
+let workers: WorkerProcess[] = [];
+
+interface TraceRecord {
+  pid: number;
+  queue: string;
+  job: string;
+  name: string;
+  keys: string[];
+  startedAt: number;
+  endedAt: number;
+}
+
+function readTrace(): TraceRecord[] {
+  return fs.readFileSync(traceFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}
+
+const overlaps = (a: TraceRecord, b: TraceRecord) => a.startedAt < b.endedAt && b.startedAt < a.endedAt;
+
+Concurrency.before(async () => {
+  workers = await startWorkers(2, { BOOKING_TRACE_FILE: traceFile });
+});
+
+Concurrency.after(async () => {
+  await stopWorkers(workers);
+  fs.rmSync(traceFile, { force: true });
+});
+
+Concurrency('100 parallel holds on a slot of capacity 3 give exactly 3 holds', async () => {
+  const vendor = await makeVendor();
+  const { game, slots } = await makeGame(vendor.id, { total_slots: 3, slots: [['18:00', '19:00']] });
+  const users = await Promise.all(Array.from({ length: 100 }, () => makeUser()));
+  const bookDate = dateInDays(2);
+  const answers = await Promise.all(users.map((user) => api('POST', '/bookings', {
+    token: tokenFor('user', user.id),
+    body: { slot_id: [slots[0].id], user_id: user.id, game_id: game.id, book_date: bookDate },
+  })));
+  const statuses = answers.map((a) => a.status);
+  assert.is(statuses.filter((s) => s === 201).length, 3, `statuses: ${statuses.join(',')}`);
+  assert.is(statuses.filter((s) => s === 409).length, 97);
+  for (const refused of answers.filter((a) => a.status === 409)) {
+    assert.is(refused.body.code, 'slot_unavailable');
+    assert.equal(refused.body.details.unavailable_slot_ids, [slots[0].id]);
+  }
+  const live = await db('bookings').where({ slot_id: slots[0].id, book_date: bookDate }).whereIn('status', ['pending_verified', 'confirmed']).count<{ count: number }[]>('* as count');
+  assert.is(Number(live[0].count), 3);
+  const inventory = await db('slot_inventory').where({ slot_id: slots[0].id, book_date: bookDate }).first();
+  assert.equal({ capacity: inventory.capacity, available: inventory.available }, { capacity: 3, available: 0 });
+  assert.equal(await inventoryMismatches(), []);
+});
+
+Concurrency('jobs of one slot key never overlap across processes; jobs of different keys do', async () => {
+  const vendor = await makeVendor();
+  const games = await Promise.all(Array.from({ length: 12 }, () => makeGame(vendor.id, { total_slots: 100, slots: [['10:00', '11:00'], ['11:00', '12:00']] })));
+  const users = await Promise.all(Array.from({ length: 60 }, () => makeUser()));
+  const dates = [dateInDays(3), dateInDays(4)];
+  fs.writeFileSync(traceFile, '');
+  // A hot key (games[0] on dates[0]) contended by every round, plus a spread over 24 keys.
+  const requests = users.flatMap((user, u) => [0, 1, 2].map((round) => {
+    const { game, slots } = round === 0 ? games[0] : games[(u + round) % games.length];
+    const bookDate = round === 0 ? dates[0] : dates[(u + round) % 2];
+    return { user, body: { slot_id: [slots[round % 2].id], user_id: user.id, game_id: game.id, book_date: bookDate } };
+  }));
+  const answers = await Promise.all(requests.map(({ user, body }) => api('POST', '/bookings', { token: tokenFor('user', user.id), body })));
+  assert.ok(answers.every((a) => a.status === 201), `answers: ${JSON.stringify(answers.filter((a) => a.status !== 201).map((a) => a.body)).slice(0, 500)}`);
+
+  const trace = readTrace().filter((r) => r.name === 'hold');
+  assert.ok(trace.length >= 10, `only ${trace.length} hold jobs traced`);
+  assert.ok(new Set(trace.map((r) => r.pid)).size === 2, 'both worker processes should have run jobs');
+  const sameKeyOverlaps: string[] = [];
+  let parallelDifferentKeys = 0;
+  for (let i = 0; i < trace.length; i++) {
+    for (let j = i + 1; j < trace.length; j++) {
+      const [a, b] = [trace[i], trace[j]];
+      if (!overlaps(a, b)) continue;
+      const shared = a.keys.filter((key) => b.keys.includes(key));
+      if (shared.length) sameKeyOverlaps.push(`${shared.join(',')} in jobs ${a.job} (pid ${a.pid}) and ${b.job} (pid ${b.pid})`);
+      else parallelDifferentKeys++;
+    }
+  }
+  assert.equal(sameKeyOverlaps, [], 'jobs of one key ran at the same time');
+  assert.ok(parallelDifferentKeys > 0, 'no two jobs of different keys ran at the same time');
+  assert.equal(await inventoryMismatches(), []);
+});
+
+Concurrency.run();
