@@ -154,6 +154,9 @@ export async function up(knex: Knex): Promise<void> {
     // The booking job that created this hold: a job run twice finds its bookings here instead of
     // holding again (BullMQ is at-least-once).
     t.text('hold_request_id').notNullable();
+    // The request (job) that made the latest status or slot change: a job run twice recognises
+    // its own change and answers as the first run did.
+    t.text('last_change_request_id');
     t.integer('transaction_id').references('transactions.id');
     t.integer('access_code_id').references('access_codes.id');
     t.timestamps(true, true);

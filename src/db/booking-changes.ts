@@ -24,6 +24,7 @@ interface LockedBooking {
   book_date: string;
   status: BookingStatus;
   hold_expires_at: Date | null;
+  last_change_request_id: string | null;
   start_time: string;
   timezone: string;
   opening_days: string[];
@@ -44,13 +45,15 @@ async function lockBookings(trx: Transaction, ids: number[]): Promise<LockedBook
     .whereIn('b.id', ids)
     .orderBy('b.id')
     .forUpdate('b')
-    .select('b.id', 'b.user_id', 'b.vendor_id', 'b.game_id', 'b.slot_id', 'b.book_date', 'b.status', 'b.hold_expires_at', 's.start_time', 'v.timezone', 'v.opening_days');
+    .select('b.id', 'b.user_id', 'b.vendor_id', 'b.game_id', 'b.slot_id', 'b.book_date', 'b.status', 'b.hold_expires_at', 'b.last_change_request_id', 's.start_time', 'v.timezone', 'v.opening_days');
 }
 
 /** Moves bookings to `to` and gives their units back, guarded by their current status. */
-async function endBookings(trx: Transaction, bookings: LockedBooking[], to: BookingStatus): Promise<BookingEvent[]> {
+async function endBookings(trx: Transaction, bookings: LockedBooking[], to: BookingStatus, requestId: string): Promise<BookingEvent[]> {
   for (const booking of bookings) {
-    const changed = await trx('bookings').where({ id: booking.id, status: booking.status }).update({ status: to, updated_at: trx.fn.now() });
+    const changed = await trx('bookings')
+      .where({ id: booking.id, status: booking.status })
+      .update({ status: to, last_change_request_id: requestId, updated_at: trx.fn.now() });
     if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
   }
   const inventory = await lockInventory(trx, bookings.map((b) => ({ slotId: b.slot_id, bookDate: b.book_date })));
@@ -62,14 +65,15 @@ async function endBookings(trx: Transaction, bookings: LockedBooking[], to: Book
 export async function cancelBooking(trx: Transaction, request: CancelRequest, now: Date = new Date()): Promise<ChangeResult> {
   const [booking] = await lockBookings(trx, [request.bookingId]);
   if (!booking || !canSee(request.actor, booking)) return notFound();
+  const cancelled = { status: 200, body: { message: 'Booking canceled successfully' } };
+  if (booking.last_change_request_id === request.requestId) return result(cancelled); // this job, run again
   if (!canTransition(booking.status, 'cancelled')) {
     return invalidState(`A ${booking.status} booking cannot be cancelled`, { status: booking.status });
   }
   if (hasStarted(bookingDay(booking, booking.book_date, now), booking.start_time)) {
     return invalidState('The slot has already started');
   }
-  const events = await endBookings(trx, [booking], 'cancelled');
-  return result({ status: 200, body: { message: 'Booking canceled successfully' } }, events);
+  return result(cancelled, await endBookings(trx, [booking], 'cancelled', request.requestId));
 }
 
 /**
@@ -80,20 +84,23 @@ export async function cancelBooking(trx: Transaction, request: CancelRequest, no
 export async function releaseHolds(trx: Transaction, request: ReleaseRequest, now: Date = new Date()): Promise<ChangeResult> {
   const bookings = await lockBookings(trx, request.bookingIds);
   const actor = request.actor;
+  const releasedBefore = bookings.filter((b) => b.last_change_request_id === request.requestId);
   if (actor === null) {
     const expired = bookings.filter((b) => b.status === 'pending_verified' && b.hold_expires_at !== null && b.hold_expires_at <= now);
-    const events = expired.length ? await endBookings(trx, expired, 'verification_failed') : [];
-    return result({ status: 200, body: { message: 'Expired holds released', booking_ids: expired.map((b) => b.id) } }, events);
+    const events = expired.length ? await endBookings(trx, expired, 'verification_failed', request.requestId) : [];
+    const released = [...releasedBefore, ...expired].map((b) => b.id);
+    return result({ status: 200, body: { message: 'Expired holds released', booking_ids: released } }, events);
   }
   const found = new Map(bookings.filter((b) => canSee(actor, b)).map((b) => [b.id, b]));
   const missing = request.bookingIds.filter((id) => !found.has(id));
   if (missing.length) return result({ status: 404, body: new NotFound('Booking').toBody() });
+  const released = { status: 200, body: { message: 'Slots released', booking_ids: bookings.map((b) => b.id) } };
+  if (releasedBefore.length === bookings.length) return result(released); // this job, run again
   const notHeld = bookings.filter((b) => b.status !== 'pending_verified');
   if (notHeld.length) {
     return invalidState('Only pending holds can be released', { booking_ids: notHeld.map((b) => b.id) });
   }
-  const events = await endBookings(trx, bookings, 'cancelled');
-  return result({ status: 200, body: { message: 'Slots released', booking_ids: bookings.map((b) => b.id) } }, events);
+  return result(released, await endBookings(trx, bookings, 'cancelled', request.requestId));
 }
 
 /**
@@ -105,8 +112,8 @@ export async function moveBooking(trx: Transaction, request: MoveRequest, now: D
   const [booking] = await lockBookings(trx, [request.bookingId]);
   if (!booking || !canSee(request.actor, booking)) return notFound();
   const moved = { status: 200, body: { message: 'Booking moved', booking_id: booking.id, slot_id: request.slotId, book_date: request.bookDate, status: booking.status } };
-  if (booking.slot_id === request.slotId && booking.book_date === request.bookDate) {
-    return result(moved); // already there: a repeated move job changes nothing
+  if (booking.last_change_request_id === request.requestId || (booking.slot_id === request.slotId && booking.book_date === request.bookDate)) {
+    return result(moved); // already done by this job's earlier run, or nothing to do
   }
   if (booking.status !== 'pending_verified' && booking.status !== 'confirmed') {
     return invalidState(`A ${booking.status} booking cannot be moved`, { status: booking.status });
@@ -131,7 +138,7 @@ export async function moveBooking(trx: Transaction, request: MoveRequest, now: D
   await applyInventory(trx, [taken, given]);
   const changed = await trx('bookings')
     .where({ id: booking.id, status: booking.status, slot_id: booking.slot_id, book_date: booking.book_date })
-    .update({ slot_id: request.slotId, book_date: request.bookDate, updated_at: trx.fn.now() });
+    .update({ slot_id: request.slotId, book_date: request.bookDate, last_change_request_id: request.requestId, updated_at: trx.fn.now() });
   if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
   const after = { ...booking, slot_id: request.slotId, book_date: request.bookDate };
   return result(moved, [
