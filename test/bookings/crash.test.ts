@@ -1,0 +1,70 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { db } from '../../src/db/knex';
+import { api, tokenFor } from '../helpers/api';
+import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
+import { startWorker, startWorkers, stopWorkers, WorkerProcess } from '../helpers/workers';
+import { inventoryMismatches } from '../helpers/invariants';
+import { eventually } from '../helpers/bookings';
+
+// A worker process killed with SIGKILL in the middle of a stream of holds: its claimed job goes
+// back to the queue when its lock lapses (JOB_LOCK_MS), another process runs it, and in the end
+// every accepted hold has exactly one answer and the bookings that answer names — none lost,
+// none doubled.
+
+const Crash = suite('kill -9 of a worker mid-stream');
+const workerEnv = { JOB_LOCK_MS: '1000' };
+let workers: WorkerProcess[] = [];
+
+Crash.after(async () => {
+  await stopWorkers(workers);
+});
+
+Crash('no accepted hold is lost or doubled', async () => {
+  workers = await startWorkers(2, workerEnv);
+  const vendor = await makeVendor();
+  const games = await Promise.all(Array.from({ length: 6 }, () => makeGame(vendor.id, { total_slots: 4, slots: [['10:00', '11:00'], ['11:00', '12:00']] })));
+  const users = await Promise.all(Array.from({ length: 40 }, () => makeUser()));
+  const dates = [dateInDays(6), dateInDays(7)];
+  // 240 holds on 24 keys of 4 units each: 96 can succeed, the rest must be refused.
+  const requests = Array.from({ length: 240 }, (_, i) => {
+    const user = users[i % users.length];
+    const { game, slots } = games[i % games.length];
+    return { user, body: { slot_id: slots[Math.floor(i / 6) % 2].id, user_id: user.id, game_id: game.id, book_date: dates[Math.floor(i / 12) % 2] } };
+  });
+
+  const accepted: Array<{ jobId: string; token: string }> = [];
+  let next = 0;
+  const send = async () => {
+    while (next < requests.length) {
+      const { user, body } = requests[next++];
+      const token = tokenFor('user', user.id);
+      const response = await api('POST', '/bookings', { token, body, headers: { Prefer: 'respond-async' } });
+      assert.is(response.status, 202, JSON.stringify(response.body));
+      accepted.push({ jobId: response.body.job_id, token });
+    }
+  };
+  const senders = Promise.all(Array.from({ length: 8 }, send));
+  await eventually(async () => next >= 80, 'a third of the holds to be sent');
+  await workers[0].stop('SIGKILL');
+  workers = [workers[1], startWorker(workerEnv)];
+  await senders;
+  await workers[1].ready;
+
+  const answers = await Promise.all(accepted.map(({ jobId, token }) => eventually(async () => {
+    const job = await api('GET', `/jobs/${jobId}`, { token });
+    return job.body.state === 'completed' || job.body.state === 'failed' ? job.body : undefined;
+  }, `job ${jobId} to finish`, 30000, 100)));
+  assert.is(answers.length, 240);
+  assert.equal(answers.filter((a) => a.state !== 'completed'), [], 'every accepted hold completes');
+  const held = answers.filter((a) => a.status === 201);
+  assert.ok(answers.every((a) => a.status === 201 || a.error?.code === 'slot_unavailable'), 'answers are holds or full slots');
+  assert.is(held.length, 96, 'every unit of every key was taken exactly once');
+
+  const answeredIds = held.flatMap((a) => a.result.bookings.map((b: { booking_id: number }) => b.booking_id)).sort((a, b) => a - b);
+  const storedIds = (await db('bookings').whereIn('game_id', games.map((g) => g.game.id)).orderBy('id').pluck('id')) as number[];
+  assert.equal(storedIds, answeredIds, 'the bookings in the database are exactly the answered ones');
+  assert.equal(await inventoryMismatches(), []);
+});
+
+Crash.run();
