@@ -19,9 +19,13 @@ export function queuePrefix(queueName: string): string {
   return `{${config.redisKeyPrefix}:${queueName}}`;
 }
 
+export function bookingQueueNames(): string[] {
+  return Array.from({ length: config.bookingPartitions }, (_, i) => bookingQueueName(i));
+}
+
 export function allQueueNames(): string[] {
   return [
-    ...Array.from({ length: config.bookingPartitions }, (_, i) => bookingQueueName(i)),
+    ...bookingQueueNames(),
     QUEUE_NAMES.paymentVerification,
     QUEUE_NAMES.vendorSync,
     QUEUE_NAMES.sweeper,
