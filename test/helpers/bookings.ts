@@ -1,5 +1,11 @@
+import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
+import { Game, Slot, User, Vendor } from '../../src/db/models';
+import { localNow } from '../../src/domain/dates';
+import { api, ApiResponse, tokenFor } from './api';
+import { dateInDays, makeGame, makeUser, makeVendor } from './fixtures';
+import { startWorkers, stopWorkers, WorkerProcess } from './workers';
 
 // Shared checks and fixtures for the booking tests: the SPEC §6 inventory invariant, read straight
 // from SQL, and small helpers to build and poll booking state.
@@ -81,4 +87,107 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false>,
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+// ---- fixtures ---------------------------------------------------------------------------------
+
+export interface BookingCafe {
+  vendor: Vendor;
+  game: Game;
+  slots: Slot[];
+  user: User;
+  /** A user token for `user`. */
+  token: string;
+  /** A bookable future date in the vendor's zone (YYYY-MM-DD). */
+  date: string;
+}
+
+/**
+ * A cafe with one game (default capacity 3 and 23 hourly slots 00:00–22:00), a customer and their
+ * token, and a future date a few days ahead that the cafe is open on.
+ */
+export async function bookingCafe(options: {
+  total_slots?: number;
+  timezone?: string;
+  opening_days?: string[];
+  slots?: Array<[string, string]>;
+  days_ahead?: number;
+  price_rupees?: number;
+} = {}): Promise<BookingCafe> {
+  const vendor = await makeVendor({
+    ...(options.timezone ? { timezone: options.timezone } : {}),
+    ...(options.opening_days ? { opening_days: options.opening_days } : {}),
+  });
+  const { game, slots } = await makeGame(vendor.id, {
+    total_slots: options.total_slots ?? 3,
+    ...(options.slots ? { slots: options.slots } : {}),
+    ...(options.price_rupees !== undefined ? { price_rupees: options.price_rupees } : {}),
+  });
+  const user = await makeUser();
+  return { vendor, game, slots, user, token: tokenFor('user', user.id), date: dateInDays(options.days_ahead ?? 3, vendor.timezone) };
+}
+
+/** Another customer with a token. */
+export async function makeCustomer(): Promise<{ user: User; token: string }> {
+  const user = await makeUser();
+  return { user, token: tokenFor('user', user.id) };
+}
+
+export interface HoldBody {
+  slot_id: number | number[];
+  user_id: number;
+  game_id: number;
+  book_date: string;
+}
+
+export function postHold(token: string | undefined, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  return api('POST', '/bookings', { token, body, headers });
+}
+
+/** Holds `slotIds` for the cafe's customer (or `as`) and insists on 201; returns the booking ids in request order. */
+export async function holdOrFail(cafe: BookingCafe, slotIds: number[], as: { user: User; token: string } = cafe, bookDate = cafe.date): Promise<number[]> {
+  const response = await postHold(as.token, { slot_id: slotIds, user_id: as.user.id, game_id: cafe.game.id, book_date: bookDate });
+  assert.is(response.status, 201, `hold failed: ${JSON.stringify(response.body)}`);
+  return response.body.bookings.map((b: { booking_id: number }) => b.booking_id);
+}
+
+/**
+ * An Etc/GMT±N zone whose wall clock now shows `hour` (every hour of the day exists somewhere
+ * between UTC−12 and UTC+14), so a test can reason about "slots that already started today".
+ */
+export function zoneWhereLocalHourIs(hour: number, now: Date = new Date()): string {
+  for (let offset = -12; offset <= 14; offset++) {
+    // Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
+    const zone = offset === 0 ? 'Etc/GMT' : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
+    if (Number(localNow(zone, now).time.slice(0, 2)) === hour) return zone;
+  }
+  throw new Error(`no whole-hour zone shows ${hour}:xx now`);
+}
+
+// ---- worker processes -------------------------------------------------------------------------
+
+/**
+ * Starts `count` real worker processes before the suite's first test and stops them after its
+ * last, so that workers with another configuration (short TTL) never take this suite's jobs or
+ * outlive it. `current()` gives the running set; a test may replace it through `restart`.
+ */
+export function useWorkers(suite: Test, count = 1, env: Record<string, string> = {}) {
+  let workers: WorkerProcess[] = [];
+  suite.before(async () => {
+    workers = await startWorkers(count, env);
+  });
+  suite.after(async () => {
+    await stopWorkers(workers);
+    workers = [];
+  });
+  return {
+    current: () => workers,
+    async stop(): Promise<void> {
+      await stopWorkers(workers);
+      workers = [];
+    },
+    async start(extraEnv: Record<string, string> = {}): Promise<void> {
+      workers = [...workers, ...(await startWorkers(count, { ...env, ...extraEnv }))];
+    },
+  };
 }
