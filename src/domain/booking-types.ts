@@ -24,7 +24,12 @@ export interface Outcome {
   body: unknown;
 }
 
-export interface HoldRequest {
+/** Every request names the HTTP request it came from, so one booking can be followed through the logs. */
+interface Traced {
+  httpRequestId?: string;
+}
+
+export interface HoldRequest extends Traced {
   /** Stable across retries of one request; bookings.hold_request_id, so a re-run finds its work. */
   requestId: string;
   actor: Actor;
@@ -35,13 +40,13 @@ export interface HoldRequest {
   idempotency?: IdempotencyRef;
 }
 
-export interface CancelRequest {
+export interface CancelRequest extends Traced {
   requestId: string;
   actor: Actor;
   bookingId: number;
 }
 
-export interface MoveRequest {
+export interface MoveRequest extends Traced {
   requestId: string;
   actor: Actor;
   bookingId: number;
@@ -49,7 +54,7 @@ export interface MoveRequest {
   bookDate: string;
 }
 
-export interface ReleaseRequest {
+export interface ReleaseRequest extends Traced {
   requestId: string;
   /** null for the sweeper: it releases holds whose time ran out. */
   actor: Actor | null;

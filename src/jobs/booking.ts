@@ -89,6 +89,7 @@ const actorSchema = {
 const id = { type: 'integer', minimum: 1 } as const;
 const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } as const;
 const requestId = { type: 'string', minLength: 1, maxLength: 100 } as const;
+const httpRequestId = { type: 'string', maxLength: 100 } as const;
 
 function requestsSchema(item: object): object {
   return {
@@ -103,7 +104,7 @@ const schemas: Record<BookingJobName, object> = {
   hold: requestsSchema({
     type: 'object',
     properties: {
-      requestId, actor: actorSchema, userId: id, gameId: id, bookDate: date,
+      requestId, httpRequestId, actor: actorSchema, userId: id, gameId: id, bookDate: date,
       slotIds: { type: 'array', minItems: 1, items: id },
       idempotency: {
         type: 'object',
@@ -117,19 +118,19 @@ const schemas: Record<BookingJobName, object> = {
   }),
   cancel: requestsSchema({
     type: 'object',
-    properties: { requestId, actor: actorSchema, bookingId: id },
+    properties: { requestId, httpRequestId, actor: actorSchema, bookingId: id },
     required: ['requestId', 'actor', 'bookingId'],
     additionalProperties: false,
   }),
   move: requestsSchema({
     type: 'object',
-    properties: { requestId, actor: actorSchema, bookingId: id, slotId: id, bookDate: date },
+    properties: { requestId, httpRequestId, actor: actorSchema, bookingId: id, slotId: id, bookDate: date },
     required: ['requestId', 'actor', 'bookingId', 'slotId', 'bookDate'],
     additionalProperties: false,
   }),
   release: requestsSchema({
     type: 'object',
-    properties: { requestId, actor: { ...actorSchema, nullable: true }, bookingIds: { type: 'array', minItems: 1, items: id } },
+    properties: { requestId, httpRequestId, actor: { ...actorSchema, nullable: true }, bookingIds: { type: 'array', minItems: 1, items: id } },
     required: ['requestId', 'actor', 'bookingIds'],
     additionalProperties: false,
   }),

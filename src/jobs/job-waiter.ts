@@ -91,13 +91,14 @@ class JobWaiter {
   }
 }
 
+/** How the job ended, or null while it has not (or does not exist). */
 export async function currentEnd(queueName: string, jobId: string): Promise<JobEnd | null> {
+  // State first: a job read before its state could be an active job's copy, without its result.
+  const state = await queue(queueName).getJobState(jobId);
+  if (state !== 'completed' && state !== 'failed') return null;
   const job = await Job.fromId(queue(queueName), jobId);
   if (!job) return null;
-  const state = await job.getState();
-  if (state === 'completed') return { state: 'completed', returnvalue: job.returnvalue };
-  if (state === 'failed') return { state: 'failed', failedReason: job.failedReason };
-  return null;
+  return state === 'completed' ? { state, returnvalue: job.returnvalue } : { state, failedReason: job.failedReason };
 }
 
 export const jobWaiter = new JobWaiter();

@@ -45,7 +45,10 @@ function keysOf(name: string, data: AnyBookingJobData, events: BookingEvent[]): 
 export async function processBookingJob(job: Job<AnyBookingJobData, Outcome[]>): Promise<Outcome[]> {
   const problem = bookingPayloadProblem(job.name, job.data);
   if (problem) throw new UnrecoverableError(`invalid ${job.name} job: ${problem}`);
-  const log = logger.child({ jobId: job.id, queue: job.queueName, job: job.name });
+  const log = logger.child({
+    jobId: job.id, queue: job.queueName, job: job.name,
+    requestIds: job.data.requests.map((r: { httpRequestId?: string }) => r.httpRequestId).filter(Boolean),
+  });
   const startedAt = performance.timeOrigin + performance.now();
   const { outcomes, events } = await processors[job.name](job.data);
   const endedAt = performance.timeOrigin + performance.now();

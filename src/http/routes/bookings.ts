@@ -57,14 +57,13 @@ bookingsRouter.post('/bookings', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const body = holdBody(ctx.request.body);
   requireActingFor(user, body.user_id);
-  const hold = {
-    actor: actorOf(user),
+  const what = {
     userId: body.user_id,
     gameId: body.game_id,
     bookDate: parseCalendarDate(body.book_date)!,
     slotIds: Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id],
   };
-  const { actor: _actor, ...what } = hold;
+  const hold = { ...what, actor: actorOf(user), httpRequestId: ctx.state.requestId };
   await runIdempotent(ctx, 'POST /bookings', user.id, what, (requestId, idempotency) =>
     submitHold({ requestId, ...hold, ...(idempotency ? { idempotency } : {}) }));
 });
@@ -101,7 +100,7 @@ bookingsRouter.delete('/bookings/:booking_id', async (ctx) => {
   const booking = await findBookingFor(actor, bookingIdParam(ctx));
   if (!booking) throw new NotFound('Booking');
   await respondWithJob(ctx, await enqueueBookingJob('cancel', partitionForKey(booking.game_id, booking.book_date), {
-    requestId: randomUUID(), actor, bookingId: booking.id,
+    requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingId: booking.id,
   }));
 });
 
@@ -121,7 +120,7 @@ async function moveHandler(ctx: AppContext): Promise<void> {
   if (!booking) throw new NotFound('Booking');
   const bookDate = body.book_date ? parseCalendarDate(body.book_date)! : booking.book_date;
   await respondWithJob(ctx, await enqueueBookingJob('move', partitionForKey(booking.game_id, bookDate), {
-    requestId: randomUUID(), actor, bookingId: booking.id, slotId: body.slot_id, bookDate,
+    requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingId: booking.id, slotId: body.slot_id, bookDate,
   }));
 }
 bookingsRouter.put('/bookings/:booking_id', moveHandler);
@@ -154,7 +153,7 @@ bookingsRouter.post('/release_slot', async (ctx) => {
     byPartition.set(partition, [...(byPartition.get(partition) ?? []), booking!.id]);
   }
   const submitted: Submitted[] = await Promise.all([...byPartition].map(([partition, bookingIds]) =>
-    enqueueBookingJob('release', partition, { requestId: randomUUID(), actor, bookingIds })));
+    enqueueBookingJob('release', partition, { requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingIds })));
   if (submitted.length === 1) return respondWithJob(ctx, submitted[0]);
   const outcomes = await respondWithJobs(ctx, submitted);
   if (!outcomes) return;
