@@ -4,7 +4,7 @@ import { createRouter } from '../context';
 import { requireActingFor, requireUser } from '../auth';
 import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser } from '../validate';
 import { parseCalendarDate } from '../../domain/dates';
-import { NotFound } from '../../errors';
+import { Conflict, NotFound } from '../../errors';
 import { bookingView, findBookingFor, userBookings } from '../../db/booking-views';
 import { enqueueBookingJob, partitionForKey, submitHold, Submitted } from '../../jobs/booking';
 import { actorOf, respondWithJob, respondWithJobs, runIdempotent } from '../job-response';
@@ -151,6 +151,12 @@ bookingsRouter.post('/release_slot', async (ctx) => {
   for (const booking of bookings) {
     const partition = partitionForKey(booking!.game_id, booking!.book_date);
     byPartition.set(partition, [...(byPartition.get(partition) ?? []), booking!.id]);
+  }
+  // Partitions release independently: a request spanning several would be half-applied if one of
+  // them refused. Refuse up front what a worker would refuse (the workers still re-check under lock).
+  if (byPartition.size > 1) {
+    const notHeld = bookings.filter((b) => b!.status !== 'pending_verified').map((b) => b!.id);
+    if (notHeld.length) throw new Conflict('invalid_state', 'Only pending holds can be released', { booking_ids: notHeld });
   }
   const submitted: Submitted[] = await Promise.all([...byPartition].map(([partition, bookingIds]) =>
     enqueueBookingJob('release', partition, { requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingIds })));
