@@ -289,7 +289,7 @@ test('release someone else\'s booking: 404 and nothing changes; bad bodies 400; 
   await assertInventoryMatches(cafe.game.id);
 });
 
-test('release across booking partitions: every hold is released', async () => {
+test('release across booking partitions: released together, or refused together', async () => {
   const cafe = await bookingCafe({ total_slots: 2 });
   // Two dates whose slot keys live in different partitions.
   const first = cafe.date;
@@ -305,6 +305,20 @@ test('release across booking partitions: every hold is released', async () => {
   assert.is(ok.status, 200, JSON.stringify(ok.body));
   assert.equal([...ok.body.booking_ids].sort(), [a, b].sort());
   for (const id of [a, b]) assert.is((await bookingRow(id))!.status, 'cancelled');
+
+  // A refusal in one partition must not leave the other partition's hold released.
+  const [c] = await holdOrFail(cafe, [cafe.slots[11].id], cafe, first);
+  const [d] = await holdOrFail(cafe, [cafe.slots[11].id], cafe, second);
+  await markConfirmed(d);
+  const refused = await release(cafe.token, [c, d]);
+  assert.is(refused.status, 409);
+  assert.is(refused.body.code, 'invalid_state');
+  assert.is((await bookingRow(d))!.status, 'confirmed');
+  assert.is((await bookingRow(c))!.status, 'pending_verified', 'the hold in the other partition was released although the request was refused');
+  const withCancelled = await release(cafe.token, [c, a]);
+  assert.is(withCancelled.status, 409);
+  assert.is((await bookingRow(c))!.status, 'pending_verified');
+  assert.is(await availableUnits(cafe.slots[11].id, first), 1);
   await assertInventoryMatches(cafe.game.id);
 });
 
