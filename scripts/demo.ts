@@ -261,7 +261,7 @@ async function main(): Promise<void> {
 
   const runtime = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: process.env.PORT, REALTIME_PORT: process.env.REALTIME_PORT };
   Object.assign(process.env, runtime);
-  writeEnvFile(RUNTIME_ENV_FILE, runtime, 'What the last `npm start` chose; `nf start -e .env,.demo/runtime.env` reuses it while those servers run.');
+  writeEnvFile(RUNTIME_ENV_FILE, runtime, 'What the last `npm start` chose. While those servers run: npx nf start -e .env,.demo/runtime.env web=1,worker=1,realtime=1');
 
   const procfile = readProcfile();
   const release = procfile.get('release');
