@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
-import { bookingQueue, parseJobRef } from '../../src/jobs/booking';
+import { randomUUID } from 'crypto';
+import { bookingJobOptions, bookingQueue, parseJobRef } from '../../src/jobs/booking';
 import { adminToken, api, ApiResponse } from '../helpers/api';
 import {
   assertInventoryMatches, availableUnits, bookingCafe, bookingRowsOfGame, eventually, holdOrFail, makeCustomer, postHold,
@@ -114,6 +115,21 @@ test('GET /jobs/:id: owner and admin only (404 for others), 400 malformed, 404 u
     assert.is(response.status, 400, `${malformed} → ${response.status}`);
     assert.is(response.body.code, 'validation_failed');
   }
+});
+
+test('a job that fails for good reads as state failed with status 503 and error.code unavailable', async () => {
+  const cafe = await bookingCafe();
+  // A payload the worker refuses outright (UnrecoverableError): no retries, the job fails.
+  const jobId = randomUUID();
+  const actor = { userId: cafe.user.id, role: 'user', vendorId: null };
+  await bookingQueue(0).add('cancel', { requests: [{ requestId: jobId, actor, bookingId: 'not-a-number' }] }, { ...bookingJobOptions, jobId });
+  const job = await finishedJob(cafe.token, `0.${jobId}.0`);
+  assert.equal(Object.keys(job).sort(), ['error', 'job_id', 'state', 'status']);
+  assert.is(job.state, 'failed');
+  assert.is(job.status, 503);
+  assert.is(job.error.code, 'unavailable');
+  assert.type(job.error.message, 'string');
+  assert.not.match(job.error.message, /not-a-number|bookingId|Error:/);
 });
 
 test('with no worker running: 202, the job stays waiting, nothing is held; a worker that starts finishes it', async () => {
