@@ -85,9 +85,10 @@ export async function applyHolds(
     }
     firstIndexOf.set(request.requestId, index);
     // A keyed request's first answer (or a different body under the same key) is in its
-    // idempotency record; an unkeyed one has a fresh request id, so its bookings tell.
+    // idempotency record, scoped like the API scopes it: to the caller, not the customer held
+    // for. An unkeyed request has a fresh request id, so its bookings tell.
     const earlier = request.idempotency
-      ? await claimIdempotency(trx, request.userId, request.idempotency, request.requestId)
+      ? await claimIdempotency(trx, request.actor.userId, request.idempotency, request.requestId)
       : frozenAgain(request, existingByRequest.get(request.requestId));
     if (earlier) outcomes[index] = earlier;
     else open.push(index);
@@ -206,7 +207,7 @@ export async function applyHolds(
   }
   for (const index of open) {
     const request = requests[index];
-    if (request.idempotency) await storeIdempotentAnswer(trx, request.userId, request.idempotency, outcomes[index]!);
+    if (request.idempotency) await storeIdempotentAnswer(trx, request.actor.userId, request.idempotency, outcomes[index]!);
   }
   return finish(events);
 }

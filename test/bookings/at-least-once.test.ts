@@ -7,8 +7,8 @@ import { queue } from '../../src/jobs/queues';
 import { AnyBookingJobData, BookingJobName } from '../../src/jobs/booking';
 import { processBookingJob } from '../../src/workers/booking';
 import { Actor, Outcome } from '../../src/domain/booking-types';
+import { assertInventoryMatches } from '../helpers/bookings';
 import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
-import { inventoryMismatches } from '../helpers/invariants';
 
 // BullMQ delivers at least once: a worker that dies after its commit and before reporting the job
 // complete leaves it to be run again. Each processor, run twice on one job, must change nothing
@@ -56,7 +56,7 @@ AtLeastOnce('hold: same bookings, one unit taken', async () => {
   const state = await snapshot(f.game.id);
   assert.is(state.bookings.length, 2);
   assert.equal(state.inventory.map((i) => i.available), [1, 1]);
-  assert.equal(await inventoryMismatches(f.game.id), []);
+  await assertInventoryMatches(f.game.id);
 });
 
 AtLeastOnce('hold with an Idempotency-Key: the stored answer, no second hold', async () => {
@@ -80,7 +80,7 @@ AtLeastOnce('cancel: cancelled once, unit given back once, same answer', async (
   const state = await snapshot(f.game.id);
   assert.equal(state.bookings.map((b) => b.status), ['cancelled']);
   assert.equal(state.inventory.map((i) => i.available), [2]);
-  assert.equal(await inventoryMismatches(f.game.id), []);
+  await assertInventoryMatches(f.game.id);
 });
 
 AtLeastOnce('move: moved once, each unit counted once', async () => {
@@ -94,7 +94,7 @@ AtLeastOnce('move: moved once, each unit counted once', async () => {
   const state = await snapshot(f.game.id);
   assert.equal(state.bookings.map((b) => b.slot_id), [f.slots[1].id]);
   assert.equal(state.inventory.map((i) => i.available), [2, 1]);
-  assert.equal(await inventoryMismatches(f.game.id), []);
+  await assertInventoryMatches(f.game.id);
 });
 
 AtLeastOnce('release by the user and by the sweeper: released once', async () => {
@@ -112,7 +112,7 @@ AtLeastOnce('release by the user and by the sweeper: released once', async () =>
   const state = await snapshot(f.game.id);
   assert.equal(state.bookings.map((b) => b.status), ['cancelled', 'verification_failed']);
   assert.equal(state.inventory.map((i) => i.available), [2, 2]);
-  assert.equal(await inventoryMismatches(f.game.id), []);
+  await assertInventoryMatches(f.game.id);
 });
 
 AtLeastOnce.after(async () => {

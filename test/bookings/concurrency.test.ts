@@ -5,9 +5,8 @@ import os from 'os';
 import path from 'path';
 import { db } from '../../src/db/knex';
 import { api, tokenFor } from '../helpers/api';
+import { assertInventoryMatches, useWorkers } from '../helpers/bookings';
 import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
-import { startWorkers, stopWorkers, WorkerProcess } from '../helpers/workers';
-import { inventoryMismatches } from '../helpers/invariants';
 
 // SPEC §10.1 and §10.2 under real concurrency: parallel HTTP requests, two worker processes,
 // then SQL. The workers record each job's start and end (BOOKING_TRACE_FILE) so the test can
@@ -15,7 +14,7 @@ import { inventoryMismatches } from '../helpers/invariants';
 
 const Concurrency = suite('booking concurrency');
 const traceFile = path.join(os.tmpdir(), `hfg-trace-${process.pid}-${Date.now()}.jsonl`);
-let workers: WorkerProcess[] = [];
+useWorkers(Concurrency, 2, { BOOKING_TRACE_FILE: traceFile });
 
 interface TraceRecord {
   pid: number;
@@ -33,14 +32,7 @@ function readTrace(): TraceRecord[] {
 
 const overlaps = (a: TraceRecord, b: TraceRecord) => a.startedAt < b.endedAt && b.startedAt < a.endedAt;
 
-Concurrency.before(async () => {
-  workers = await startWorkers(2, { BOOKING_TRACE_FILE: traceFile });
-});
-
-Concurrency.after(async () => {
-  await stopWorkers(workers);
-  fs.rmSync(traceFile, { force: true });
-});
+Concurrency.after(() => fs.rmSync(traceFile, { force: true }));
 
 Concurrency('100 parallel holds on a slot of capacity 3 give exactly 3 holds', async () => {
   const vendor = await makeVendor();
@@ -62,7 +54,7 @@ Concurrency('100 parallel holds on a slot of capacity 3 give exactly 3 holds', a
   assert.is(Number(live[0].count), 3);
   const inventory = await db('slot_inventory').where({ slot_id: slots[0].id, book_date: bookDate }).first();
   assert.equal({ capacity: inventory.capacity, available: inventory.available }, { capacity: 3, available: 0 });
-  assert.equal(await inventoryMismatches(), []);
+  await assertInventoryMatches();
 });
 
 Concurrency('jobs of one slot key never overlap across processes; jobs of different keys do', async () => {
@@ -96,7 +88,7 @@ Concurrency('jobs of one slot key never overlap across processes; jobs of differ
   }
   assert.equal(sameKeyOverlaps, [], 'jobs of one key ran at the same time');
   assert.ok(parallelDifferentKeys > 0, 'no two jobs of different keys ran at the same time');
-  assert.equal(await inventoryMismatches(), []);
+  await assertInventoryMatches();
 });
 
 Concurrency.run();

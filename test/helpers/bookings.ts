@@ -21,28 +21,28 @@ interface InventoryMismatch {
 /**
  * SPEC §6: for every (slot, date) of the game, `available = capacity − (pending_verified +
  * confirmed)`, and no (slot, date) has more live bookings than capacity or live bookings without an
- * inventory row. Throws an assertion naming every row that disagrees.
+ * inventory row. Throws an assertion naming every row that disagrees. Without a game: every game.
  */
-export async function assertInventoryMatches(gameId: number): Promise<void> {
+export async function assertInventoryMatches(gameId?: number): Promise<void> {
   const mismatches: InventoryMismatch[] = (await db.raw(
     `WITH live AS (
        SELECT slot_id, book_date, count(*)::int AS live
          FROM bookings
-        WHERE game_id = ? AND status IN ('pending_verified', 'confirmed')
+        WHERE (?::int IS NULL OR game_id = ?::int) AND status IN ('pending_verified', 'confirmed')
         GROUP BY slot_id, book_date
      )
      SELECT coalesce(i.slot_id, l.slot_id) AS slot_id,
             to_char(coalesce(i.book_date, l.book_date), 'YYYY-MM-DD') AS book_date,
             i.capacity, i.available, coalesce(l.live, 0) AS live
-       FROM (SELECT * FROM slot_inventory WHERE game_id = ?) i
+       FROM (SELECT * FROM slot_inventory WHERE ?::int IS NULL OR game_id = ?::int) i
        FULL JOIN live l ON l.slot_id = i.slot_id AND l.book_date = i.book_date
       WHERE i.slot_id IS NULL
          OR i.available <> i.capacity - coalesce(l.live, 0)
          OR coalesce(l.live, 0) > i.capacity
       ORDER BY 1, 2`,
-    [gameId, gameId],
+    [gameId ?? null, gameId ?? null, gameId ?? null, gameId ?? null],
   )).rows;
-  assert.equal(mismatches, [], `inventory of game ${gameId} disagrees with its live bookings: ${JSON.stringify(mismatches)}`);
+  assert.equal(mismatches, [], `inventory of ${gameId ? `game ${gameId}` : 'every game'} disagrees with its live bookings: ${JSON.stringify(mismatches)}`);
 }
 
 /** The free units of one (slot, date) as stored, or null when nothing was ever held there. */
