@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
 import { randomUUID } from 'crypto';
 import { bookingJobOptions, bookingQueue, parseJobRef } from '../../src/jobs/booking';
-import { adminToken, api, ApiResponse } from '../helpers/api';
+import { adminToken, api, ApiResponse, tokenFor } from '../helpers/api';
 import {
   assertInventoryMatches, availableUnits, bookingCafe, bookingRowsOfGame, eventually, holdOrFail, makeCustomer, postHold,
   useWorkers,
@@ -216,6 +216,21 @@ test('Idempotency-Key: same key with another body is 409 duplicate; the same key
   assert.is(tooLong.status, 400);
   assert.is(tooLong.body.code, 'validation_failed');
   assert.is(await holdsOf(cafe.user.id), 1);
+  await assertInventoryMatches(cafe.game.id);
+});
+
+test('Idempotency-Key belongs to the caller: a cafe booking a walk-in with the customer\'s key is a new request', async () => {
+  const cafe = await bookingCafe({ total_slots: 2 });
+  const staff = tokenFor('vendor', (await makeCustomer()).user.id, cafe.vendor.id);
+  const key = { 'Idempotency-Key': 'same-key-customer-and-cafe' };
+  const own = await postHold(cafe.token, { slot_id: cafe.slots[12].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date }, key);
+  assert.is(own.status, 201);
+  const walkIn = await postHold(staff, { slot_id: cafe.slots[13].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date }, key);
+  assert.is(walkIn.status, 201, JSON.stringify(walkIn.body));
+  assert.is(await holdsOf(cafe.user.id), 2);
+  const walkInAgain = await postHold(staff, { slot_id: cafe.slots[13].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date }, key);
+  assert.equal(walkInAgain.body, walkIn.body);
+  assert.is(await holdsOf(cafe.user.id), 2);
   await assertInventoryMatches(cafe.game.id);
 });
 
