@@ -1,9 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { io as connectClient, Socket } from 'socket.io-client';
+import { Socket } from 'socket.io-client';
 import { startRealtimeServer, RealtimeServer } from '../../src/realtime/server';
 import { adminToken, api, tokenFor } from '../helpers/api';
 import { dateInDays, makeUser } from '../helpers/fixtures';
+import { connected, openSocket, recorder } from '../helpers/sockets';
 import { assertInventoryMatches, bookingCafe, holdOrFail, makeCustomer, postHold, useWorkers } from '../helpers/bookings';
 
 // Socket events of real booking changes (SPEC §9): the worker process publishes after commit through
@@ -26,39 +27,11 @@ test.after.each(() => {
 });
 
 async function connect(token?: string): Promise<Socket> {
-  const client = connectClient(`http://127.0.0.1:${server!.port}`, {
-    path: '/socket.io', auth: token === undefined ? {} : { token }, transports: ['websocket'], reconnection: false, forceNew: true,
-  });
+  const client = openSocket(server!.port, token === undefined ? {} : { token });
   clients.push(client);
-  return new Promise((resolve, reject) => {
-    client.once('connect', () => resolve(client));
-    client.once('connect_error', reject);
-  });
+  return connected(client);
 }
 
-/** Records every event a client receives, and waits for particular ones. */
-function recorder(client: Socket) {
-  const received: Array<{ event: string; payload: any }> = [];
-  const waiters: Array<{ matches: (event: string, payload: any) => boolean; resolve: (payload: any) => void }> = [];
-  client.onAny((event: string, payload: unknown) => {
-    received.push({ event, payload });
-    for (const waiter of waiters.splice(0)) {
-      if (waiter.matches(event, payload)) waiter.resolve(payload);
-      else waiters.push(waiter);
-    }
-  });
-  return {
-    received,
-    waitFor(event: string, matches: (payload: any) => boolean = () => true, timeoutMs = 5000): Promise<any> {
-      const already = received.find((entry) => entry.event === event && matches(entry.payload));
-      if (already) return Promise.resolve(already.payload);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms; got ${JSON.stringify(received)}`)), timeoutMs);
-        waiters.push({ matches: (name, payload) => name === event && matches(payload), resolve: (payload) => { clearTimeout(timer); resolve(payload); } });
-      });
-    },
-  };
-}
 
 test('subscribe_slots: a hold sends slot_pending with one unit fewer and the booking id; a cancel sends slot_released', async () => {
   const cafe = await bookingCafe({ total_slots: 3 });

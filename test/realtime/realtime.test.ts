@@ -1,11 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import jwt from 'jsonwebtoken';
-import { io as connectClient, Socket } from 'socket.io-client';
+import { Socket } from 'socket.io-client';
 import { startRealtimeServer, RealtimeServer } from '../../src/realtime/server';
 import { closePublisher, publishBookingUpdated, publishSlotPending, publishSlotReleased } from '../../src/realtime/publish';
 import { adminToken, tokenFor } from '../helpers/api';
 import { onTestsDone } from '../helpers/resources';
+import { connected, openSocket, recorder } from '../helpers/sockets';
 
 // A real socket.io server in this process (port 0) with its Redis adapter, real socket.io clients,
 // and the same Redis emitter the workers use.
@@ -30,23 +31,14 @@ test.after.each(() => {
 
 async function connect(token?: string, serverIndex = 0): Promise<Socket> {
   const { port } = await realtimeServer(serverIndex);
-  const client = connectClient(`http://127.0.0.1:${port}`, {
-    path: '/socket.io',
-    auth: token === undefined ? {} : { token },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
+  const client = openSocket(port, token === undefined ? {} : { token });
   openClients.push(client);
-  return new Promise((resolve, reject) => {
-    client.once('connect', () => resolve(client));
-    client.once('connect_error', (error) => reject(error));
-  });
+  return connected(client);
 }
 
 async function refusedHandshake(auth: Record<string, unknown>): Promise<string> {
   const { port } = await realtimeServer();
-  const client = connectClient(`http://127.0.0.1:${port}`, { path: '/socket.io', auth, transports: ['websocket'], reconnection: false, forceNew: true });
+  const client = openSocket(port, auth);
   openClients.push(client);
   return new Promise((resolve, reject) => {
     client.once('connect', () => reject(new Error('handshake was accepted')));
@@ -57,29 +49,6 @@ async function refusedHandshake(auth: Record<string, unknown>): Promise<string> 
 let nextId = 900_000 + Math.floor(Math.random() * 90_000);
 const freshId = () => nextId++;
 
-/** Collects every server event a client receives, and waits for particular ones. */
-function recorder(client: Socket) {
-  const received: Array<{ event: string; payload: any }> = [];
-  const waiters: Array<{ matches: (event: string, payload: any) => boolean; resolve: (payload: any) => void }> = [];
-  client.onAny((event: string, payload: unknown) => {
-    received.push({ event, payload });
-    for (const waiter of waiters.splice(0)) {
-      if (waiter.matches(event, payload)) waiter.resolve(payload);
-      else waiters.push(waiter);
-    }
-  });
-  return {
-    received,
-    waitFor(event: string, matches: (payload: any) => boolean = () => true, timeoutMs = 3000): Promise<any> {
-      const already = received.find((entry) => entry.event === event && matches(entry.payload));
-      if (already) return Promise.resolve(already.payload);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ matches: (name, payload) => name === event && matches(payload), resolve: (payload) => { clearTimeout(timer); resolve(payload); } });
-      });
-    },
-  };
-}
 
 test('subscribe_slots is public and accepts both date spellings', async () => {
   const anonymous = await connect();
