@@ -53,25 +53,32 @@ async function main(): Promise<number> {
   };
   Object.assign(process.env, env);
 
-  let cleaned = false;
-  const cleanUp = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    killAllChildren();
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((error) => console.error(`could not drop ${database}: ${error.message}`));
-    await deleteRedisKeys(env.REDIS_URL, env.REDIS_KEY_PREFIX).catch((error) => console.error(`could not delete Redis keys: ${error.message}`));
+  // One clean-up, however many ways the run ends at once (Ctrl-C also makes the run itself fail).
+  let cleaning: Promise<void> | null = null;
+  const cleanUp = () => {
+    cleaning ??= (async () => {
+      killAllChildren();
+      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((error) => console.error(`could not drop ${database}: ${error.message}`));
+      await deleteRedisKeys(env.REDIS_URL, env.REDIS_KEY_PREFIX).catch((error) => console.error(`could not delete Redis keys: ${error.message}`));
+    })();
+    return cleaning;
   };
-  const interrupted = (signal: string) => {
+  let interrupted = false;
+  const interrupt = (signal: string) => {
+    interrupted = true;
     console.error(`\n${signal}: cleaning up`);
     void cleanUp().finally(() => process.exit(130));
   };
-  process.once('SIGINT', () => interrupted('SIGINT'));
-  process.once('SIGTERM', () => interrupted('SIGTERM'));
+  process.once('SIGINT', () => interrupt('SIGINT'));
+  process.once('SIGTERM', () => interrupt('SIGTERM'));
 
   await admin(`CREATE DATABASE ${database}`);
   try {
     const { runBenchmark } = await import('./run');
     return await runBenchmark();
+  } catch (error) {
+    if (interrupted) return new Promise<number>(() => undefined); // the signal handler exits
+    throw error;
   } finally {
     await cleanUp();
   }
