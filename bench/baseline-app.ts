@@ -58,7 +58,7 @@ benchRouter.post('/bench/sync-hold', async (ctx) => {
   const { outcomes, events } = await holdsDb.transaction((trx) => applyHolds(trx, [request], {
     holdTtlSeconds: config.holdTtlSeconds,
     maxPendingHoldsPerUser: config.maxPendingHoldsPerUser,
-  }));
+  }, { mayHaveRun: false }));
   // As the worker does: events only after the commit.
   publishEvents(events);
   ctx.status = outcomes[0].status;

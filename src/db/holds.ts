@@ -57,16 +57,21 @@ function unavailable(slotIds: number[]): Outcome {
   };
 }
 
+/**
+ * `mayHaveRun`: false only when BullMQ says this is the job's first start; otherwise the job may
+ * have committed before (a crashed worker, a retry), and its bookings are looked for first.
+ */
 export async function applyHolds(
   trx: Transaction,
   requests: HoldRequest[],
   limits: HoldLimits,
-  now: Date = new Date(),
+  options: { now?: Date; mayHaveRun?: boolean } = {},
 ): Promise<HoldBatchResult> {
+  const { now = new Date(), mayHaveRun = true } = options;
   const outcomes: Array<Outcome | undefined> = new Array(requests.length);
 
   // A job that runs twice (BullMQ is at-least-once) finds the bookings it made the first time.
-  const existing: ExistingBooking[] = await trx('bookings')
+  const existing: ExistingBooking[] = !mayHaveRun ? [] : await trx('bookings')
     .whereIn('hold_request_id', requests.map((r) => r.requestId))
     .select('id', 'slot_id', 'hold_request_id', 'hold_expires_at');
   const existingByRequest = new Map<string, ExistingBooking[]>();
@@ -100,18 +105,19 @@ export async function applyHolds(
   if (open.length === 0) return finish([]);
   const pending = open.map((index) => requests[index]);
 
-  // FOR SHARE: a capacity change (PATCH /games/:id) waits for this hold to commit, and this hold
-  // sees the capacity it committed, so a new inventory row never starts from a stale capacity.
-  const games: GameRow[] = await trx('games as g')
+  // One read for the games, their cafes and the requested slots that belong to them. FOR SHARE: a
+  // capacity change (PATCH /games/:id) waits for this hold to commit, and this hold sees the
+  // capacity it committed, so a new inventory row never starts from a stale capacity.
+  const rows: Array<GameRow & { slot_id: number | null; start_time: string | null }> = await trx('games as g')
     .join('vendors as v', 'v.id', 'g.vendor_id')
+    .leftJoin('slots as s', (join) => {
+      join.on('s.game_id', 'g.id').onIn('s.id', [...new Set(pending.flatMap((r) => r.slotIds))]);
+    })
     .whereIn('g.id', [...new Set(pending.map((r) => r.gameId))])
-    .select('g.id', 'g.vendor_id', 'g.total_slots', 'g.single_slot_price_paise', 'v.timezone', 'v.opening_days')
+    .select('g.id', 'g.vendor_id', 'g.total_slots', 'g.single_slot_price_paise', 'v.timezone', 'v.opening_days', 's.id as slot_id', 's.start_time')
     .forShare('g');
-  const gameById = new Map(games.map((g) => [g.id, g]));
-  const slots: Array<{ id: number; game_id: number; start_time: string }> = await trx('slots')
-    .whereIn('id', [...new Set(pending.flatMap((r) => r.slotIds))])
-    .select('id', 'game_id', 'start_time');
-  const slotById = new Map(slots.map((s) => [s.id, s]));
+  const gameById = new Map(rows.map((g) => [g.id, g]));
+  const slotById = new Map(rows.filter((r) => r.slot_id !== null).map((r) => [r.slot_id!, { game_id: r.id, start_time: r.start_time! }]));
 
   // Locking the users serialises one user's holds across partitions, so the pending-hold limit
   // holds even when one user holds two games at once. Users before inventory, always in id order.

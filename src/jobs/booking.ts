@@ -10,8 +10,8 @@ import { JobEnd, jobWaiter } from './job-waiter';
 // The booking queue: BOOKING_PARTITIONS partition queues, each running one job at a time across
 // every worker process (global concurrency 1), so the jobs of one slot key never overlap.
 //
-// Holds are batched on the way in: while a partition already has MAX_IN_FLIGHT hold jobs of this
-// process queued or running, new holds for it wait here and leave together as the next job. A
+// Holds are batched on the way in: while a partition already has a hold job of this process
+// queued or running, new holds for it wait here and leave together as the next job. A
 // hot slot then costs one job and one transaction per batch instead of per request, and a quiet
 // one still leaves at once. Each request keeps its own public job id (JobRef).
 
@@ -27,7 +27,8 @@ export type ReleaseJobData = BookingJobData<ReleaseRequest>;
 export type AnyBookingJobData = HoldJobData | CancelJobData | MoveJobData | ReleaseJobData;
 
 const MAX_BATCH = 64;
-const MAX_IN_FLIGHT = 2;
+/** One job per partition in flight per web process: what waits meanwhile becomes the next batch. */
+const MAX_IN_FLIGHT = 1;
 /** A batch whose completion was never heard of stops blocking the next one after this long. */
 const IN_FLIGHT_TIMEOUT_MS = 1000;
 

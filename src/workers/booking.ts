@@ -25,11 +25,11 @@ async function runChanges<R>(requests: R[], change: (trx: Parameters<Parameters<
   });
 }
 
-const processors: Record<string, (data: any) => Promise<Processed>> = {
-  hold: (data: HoldJobData) => db.transaction((trx) => applyHolds(trx, data.requests, {
+const processors: Record<string, (data: any, job: Job) => Promise<Processed>> = {
+  hold: (data: HoldJobData, job) => db.transaction((trx) => applyHolds(trx, data.requests, {
     holdTtlSeconds: config.holdTtlSeconds,
     maxPendingHoldsPerUser: config.maxPendingHoldsPerUser,
-  })),
+  }, { mayHaveRun: job.attemptsStarted !== 1 })),
   cancel: (data: CancelJobData) => runChanges(data.requests, (trx, request) => cancelBooking(trx, request)),
   move: (data: MoveJobData) => runChanges(data.requests, (trx, request) => moveBooking(trx, request)),
   release: (data: ReleaseJobData) => runChanges(data.requests, (trx, request) => releaseHolds(trx, request)),
@@ -50,12 +50,12 @@ export async function processBookingJob(job: Job<AnyBookingJobData, Outcome[]>):
     requestIds: job.data.requests.map((r: { httpRequestId?: string }) => r.httpRequestId).filter(Boolean),
   });
   const startedAt = performance.timeOrigin + performance.now();
-  const { outcomes, events } = await processors[job.name](job.data);
+  const { outcomes, events } = await processors[job.name](job.data, job);
   const endedAt = performance.timeOrigin + performance.now();
   if (config.bookingTraceFile) {
     appendFileSync(config.bookingTraceFile, `${JSON.stringify({ pid: process.pid, queue: job.queueName, job: job.id, name: job.name, keys: keysOf(job.name, job.data, events), startedAt, endedAt })}\n`);
   }
   publishEvents(events);
-  log.info({ requests: outcomes.length, statuses: outcomes.map((o) => o.status), ms: Math.round((endedAt - startedAt) * 10) / 10 }, 'booking job done');
+  log.debug({ requests: outcomes.length, statuses: outcomes.map((o) => o.status), ms: Math.round((endedAt - startedAt) * 10) / 10 }, 'booking job done');
   return outcomes;
 }
