@@ -24,6 +24,8 @@ export interface Config {
   logLevel: string;
   /** How long a worker's claim on a job lasts before another worker may take it over (crash recovery). */
   jobLockMs: number;
+  /** Names the process in every log line (the Procfile runner and tests set it). */
+  processName: string;
   /** When set, booking workers append each job's start and end to this file (tests, diagnosis). */
   bookingTraceFile: string | null;
 }
@@ -93,6 +95,7 @@ export function parseConfig(env: Env): Config {
     redisKeyPrefix: text('REDIS_KEY_PREFIX', 'hfg'),
     logLevel: text('LOG_LEVEL', 'info'),
     jobLockMs: integer('JOB_LOCK_MS', 30000, 500, 600000),
+    processName: env.HFG_PROCESS || 'hfg',
     bookingTraceFile: env.BOOKING_TRACE_FILE || null,
   };
   if (config.redisKeyPrefix && !/^[A-Za-z0-9_.:-]+$/.test(config.redisKeyPrefix)) {

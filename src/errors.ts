@@ -65,7 +65,3 @@ export class Unavailable extends AppError {
     super(503, 'unavailable', message, details);
   }
 }
-
-export function errorFromBody(status: number, body: ErrorBody): AppError {
-  return new AppError(status, body.code, body.message, body.details);
-}

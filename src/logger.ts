@@ -5,7 +5,7 @@ import { config } from './config';
 // the request id or job id, so a booking can be followed from HTTP request to socket event.
 export const logger = pino({
   level: config.logLevel,
-  base: { process: process.env.HFG_PROCESS ?? 'hfg' },
+  base: { process: config.processName },
   redact: ['req.headers.authorization', 'headers.authorization'],
 });
 

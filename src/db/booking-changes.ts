@@ -1,11 +1,11 @@
 import { Transaction } from './knex';
-import { CancelRequest, MoveRequest, Outcome, ReleaseRequest } from '../domain/booking-types';
+import { CancelRequest, MoveRequest, Outcome, ReleaseRequest, slotUnavailable } from '../domain/booking-types';
 import { bookingDay, hasStarted } from '../domain/slot-availability';
-import { canTransition } from '../domain/booking-status';
+import { canTransition, LIVE_STATUSES } from '../domain/booking-status';
 import { Conflict, NotFound } from '../errors';
 import { BookingStatus } from './models';
 import { canSee } from './booking-views';
-import { applyInventory, BookingEvent, bookingUpdated, lockInventory, slotReleased } from './inventory';
+import { applyInventory, BookingEvent, bookingUpdated, lockInventory, slotPending, slotReleased } from './inventory';
 
 // Cancel, release and move: each one transaction of conditional updates, run by the booking
 // worker of the booking's slot key. Lock order everywhere: bookings, then users, then inventory.
@@ -93,7 +93,7 @@ export async function releaseHolds(trx: Transaction, request: ReleaseRequest, no
   }
   const found = new Map(bookings.filter((b) => canSee(actor, b)).map((b) => [b.id, b]));
   const missing = request.bookingIds.filter((id) => !found.has(id));
-  if (missing.length) return result({ status: 404, body: new NotFound('Booking').toBody() });
+  if (missing.length) return notFound();
   const released = { status: 200, body: { message: 'Slots released', booking_ids: bookings.map((b) => b.id) } };
   if (releasedBefore.length === bookings.length) return result(released); // this job, run again
   const notHeld = bookings.filter((b) => b.status !== 'pending_verified');
@@ -112,27 +112,22 @@ export async function moveBooking(trx: Transaction, request: MoveRequest, now: D
   const [booking] = await lockBookings(trx, [request.bookingId]);
   if (!booking || !canSee(request.actor, booking)) return notFound();
   const moved = { status: 200, body: { message: 'Booking moved', booking_id: booking.id, slot_id: request.slotId, book_date: request.bookDate, status: booking.status } };
-  if (booking.last_change_request_id === request.requestId || (booking.slot_id === request.slotId && booking.book_date === request.bookDate)) {
-    return result(moved); // already done by this job's earlier run, or nothing to do
-  }
-  if (booking.status !== 'pending_verified' && booking.status !== 'confirmed') {
+  if (booking.last_change_request_id === request.requestId) return result(moved); // this job, run again
+  if (!LIVE_STATUSES.includes(booking.status)) {
     return invalidState(`A ${booking.status} booking cannot be moved`, { status: booking.status });
   }
+  if (booking.slot_id === request.slotId && booking.book_date === request.bookDate) return result(moved);
   if (hasStarted(bookingDay(booking, booking.book_date, now), booking.start_time)) {
     return invalidState('The booked slot has already started');
   }
   const target = await trx('slots').where({ id: request.slotId, game_id: booking.game_id }).first('id', 'start_time');
   const day = bookingDay(booking, request.bookDate, now);
-  const refuse = () => result({
-    status: 409,
-    body: new Conflict('slot_unavailable', 'The requested slot cannot be taken', { unavailable_slot_ids: [request.slotId] }).toBody(),
-  });
-  if (!target || !day.open || hasStarted(day, target.start_time)) return refuse();
+  if (!target || !day.open || hasStarted(day, target.start_time)) return result(slotUnavailable([request.slotId]));
   const inventory = await lockInventory(trx, [
     { slotId: booking.slot_id, bookDate: booking.book_date },
     { slotId: request.slotId, bookDate: request.bookDate },
   ]);
-  if (inventory.available(request.slotId, request.bookDate) < 1) return refuse();
+  if (inventory.available(request.slotId, request.bookDate) < 1) return result(slotUnavailable([request.slotId]));
   const taken = inventory.take(request.slotId, request.bookDate);
   const given = inventory.give(booking.slot_id, booking.book_date);
   await applyInventory(trx, [taken, given]);
@@ -141,9 +136,5 @@ export async function moveBooking(trx: Transaction, request: MoveRequest, now: D
     .update({ slot_id: request.slotId, book_date: request.bookDate, last_change_request_id: request.requestId, updated_at: trx.fn.now() });
   if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
   const after = { ...booking, slot_id: request.slotId, book_date: request.bookDate };
-  return result(moved, [
-    slotReleased(booking, given.availableAfter),
-    { kind: 'slot_pending', payload: { vendor_id: booking.vendor_id, game_id: booking.game_id, slot_id: request.slotId, date: request.bookDate, available_slot: taken.availableAfter, booking_id: booking.id } },
-    bookingUpdated(after, booking.status),
-  ]);
+  return result(moved, [slotReleased(booking, given.availableAfter), slotPending(after, taken.availableAfter), bookingUpdated(after, booking.status)]);
 }

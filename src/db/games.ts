@@ -34,11 +34,6 @@ export async function findGame(gameId: number): Promise<Game | undefined> {
   return Game.query().findById(gameId);
 }
 
-export async function findGameWithSlots(gameId: number): Promise<GameWithSlots | undefined> {
-  const game = await findGame(gameId);
-  return game && { game, slots: await slotsOf(gameId) };
-}
-
 /** Creates a game and all its slots, or nothing. The caller has checked the windows do not overlap. */
 export async function createGame(vendorId: number, input: NewGame): Promise<GameWithSlots> {
   return db.transaction(async (trx) => {
@@ -100,6 +95,7 @@ async function resizeInventory(trx: Transaction, game: Game, newCapacity: number
   const rows: InventoryRow[] = await trx('slot_inventory')
     .where('game_id', game.id)
     .andWhere('book_date', '>=', today)
+    .orderBy(['slot_id', 'book_date']) // the lock order of every booking transaction
     .forUpdate()
     .select('slot_id', 'book_date', 'capacity', 'available');
   const tooFull = rows

@@ -1,8 +1,8 @@
 import { Transaction } from './knex';
-import { HoldRequest, Outcome } from '../domain/booking-types';
+import { HoldRequest, Outcome, slotUnavailable } from '../domain/booking-types';
 import { bookingDay, hasStarted } from '../domain/slot-availability';
 import { Conflict, Forbidden, NotFound } from '../errors';
-import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventory } from './inventory';
+import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventory, slotPending } from './inventory';
 import { claimIdempotency, storeIdempotentAnswer } from './idempotency';
 
 // Holds: all or nothing per request, any number of requests in one transaction. The booking
@@ -44,17 +44,10 @@ function frozenAnswer(bookings: Array<{ slot_id: number; booking_id: number }>, 
   };
 }
 
-function frozenAgain(request: HoldRequest, done: ExistingBooking[] | undefined): Outcome | null {
+function frozenAgain(done: ExistingBooking[] | undefined): Outcome | null {
   if (!done) return null;
-  const bySlot = new Map(done.map((b) => [b.slot_id, b.id]));
-  return frozenAnswer(request.slotIds.map((slot_id) => ({ slot_id, booking_id: bySlot.get(slot_id)! })), done[0].hold_expires_at);
-}
-
-function unavailable(slotIds: number[]): Outcome {
-  return {
-    status: 409,
-    body: new Conflict('slot_unavailable', 'Some requested slots cannot be held', { unavailable_slot_ids: slotIds }).toBody(),
-  };
+  const bookings = [...done].sort((a, b) => a.id - b.id).map((b) => ({ slot_id: b.slot_id, booking_id: b.id }));
+  return frozenAnswer(bookings, done[0].hold_expires_at);
 }
 
 /**
@@ -94,7 +87,7 @@ export async function applyHolds(
     // for. An unkeyed request has a fresh request id, so its bookings tell.
     const earlier = request.idempotency
       ? await claimIdempotency(trx, request.actor.userId, request.idempotency, request.requestId)
-      : frozenAgain(request, existingByRequest.get(request.requestId));
+      : frozenAgain(existingByRequest.get(request.requestId));
     if (earlier) outcomes[index] = earlier;
     else open.push(index);
   }
@@ -130,38 +123,43 @@ export async function applyHolds(
   )).rows;
   const pendingByUser = new Map(userRows.map((u) => [u.id, u.pending]));
 
-  const holdable = (request: HoldRequest) => request.slotIds.filter((id) => slotById.get(id)?.game_id === request.gameId);
-  const inventory = await lockInventory(
-    trx,
-    pending.flatMap((request) => (gameById.has(request.gameId) ? holdable(request).map((slotId) => ({ slotId, bookDate: request.bookDate })) : [])),
-  );
+  // First what needs no inventory: a request refused here for its game, cafe or user neither
+  // creates nor locks inventory rows. Closed, past and foreign slots are noted, not yet answered,
+  // so that the answer names every slot that cannot be held, full ones included.
+  const closed = new Map<number, number[]>();
+  const refuse = (request: HoldRequest): Outcome | null => {
+    const game = gameById.get(request.gameId);
+    if (!game) return { status: 404, body: new NotFound('Game').toBody() };
+    if (request.actor.role === 'vendor' && request.actor.vendorId !== game.vendor_id) {
+      return { status: 403, body: new Forbidden('A cafe may hold slots only at its own cafe').toBody() };
+    }
+    if (!pendingByUser.has(request.userId)) return { status: 404, body: new NotFound('User').toBody() };
+    return null;
+  };
+  const candidates = open.filter((index) => {
+    const request = requests[index];
+    outcomes[index] = refuse(request) ?? undefined;
+    if (outcomes[index]) return false;
+    const day = bookingDay(gameById.get(request.gameId)!, request.bookDate, now);
+    closed.set(index, request.slotIds.filter((slotId) => {
+      const slot = slotById.get(slotId);
+      return !slot || slot.game_id !== request.gameId || !day.open || hasStarted(day, slot.start_time);
+    }));
+    return true;
+  });
+  const inventory = await lockInventory(trx, candidates.flatMap((index) => requests[index].slotIds
+    .filter((slotId) => !closed.get(index)!.includes(slotId))
+    .map((slotId) => ({ slotId, bookDate: requests[index].bookDate }))));
 
+  // Then, in arrival order, what the locked inventory and the users' pending holds allow.
   const holdExpiresAt = new Date(now.getTime() + limits.holdTtlSeconds * 1000);
   const taken: InventoryChange[] = [];
   const newBookings: Array<{ index: number; row: Record<string, unknown> }> = [];
-  for (const index of open) {
+  for (const index of candidates) {
     const request = requests[index];
-    const game = gameById.get(request.gameId);
-    if (!game) {
-      outcomes[index] = { status: 404, body: new NotFound('Game').toBody() };
-      continue;
-    }
-    if (request.actor.role === 'vendor' && request.actor.vendorId !== game.vendor_id) {
-      outcomes[index] = { status: 403, body: new Forbidden('A cafe may hold slots only at its own cafe').toBody() };
-      continue;
-    }
-    if (!pendingByUser.has(request.userId)) {
-      outcomes[index] = { status: 404, body: new NotFound('User').toBody() };
-      continue;
-    }
-    const day = bookingDay(game, request.bookDate, now);
-    const refused = request.slotIds.filter((slotId) => {
-      const slot = slotById.get(slotId);
-      if (!slot || slot.game_id !== request.gameId || !day.open || hasStarted(day, slot.start_time)) return true;
-      return inventory.available(slotId, request.bookDate) < 1;
-    });
+    const refused = request.slotIds.filter((slotId) => closed.get(index)!.includes(slotId) || inventory.available(slotId, request.bookDate) < 1);
     if (refused.length > 0) {
-      outcomes[index] = unavailable(refused);
+      outcomes[index] = slotUnavailable(refused);
       continue;
     }
     const pendingHolds = pendingByUser.get(request.userId)!;
@@ -175,6 +173,7 @@ export async function applyHolds(
       continue;
     }
     pendingByUser.set(request.userId, pendingHolds + request.slotIds.length);
+    const game = gameById.get(request.gameId)!;
     for (const slotId of request.slotIds) {
       taken.push(inventory.take(slotId, request.bookDate));
       newBookings.push({
@@ -201,14 +200,7 @@ export async function applyHolds(
     }
     const availableAfter = new Map(newBookings.map((b, position) => [`${b.row.hold_request_id}:${b.row.slot_id}`, taken[position].availableAfter]));
     for (const row of inserted) {
-      events.push({
-        kind: 'slot_pending',
-        payload: {
-          vendor_id: row.vendor_id, game_id: row.game_id, slot_id: row.slot_id, date: row.book_date,
-          available_slot: availableAfter.get(`${row.hold_request_id}:${row.slot_id}`)!, booking_id: row.id,
-        },
-      });
-      events.push(bookingUpdated(row, 'pending_verified'));
+      events.push(slotPending(row, availableAfter.get(`${row.hold_request_id}:${row.slot_id}`)!), bookingUpdated(row, 'pending_verified'));
     }
   }
   for (const index of open) {

@@ -27,7 +27,11 @@ export interface LockedInventory {
 
 const keyOf = (slotId: number, bookDate: string) => `${slotId}:${bookDate}`;
 
-/** Creates missing rows at the game's capacity, then locks every row named. */
+/**
+ * Creates missing rows at the game's capacity, then locks every row named. The game row is read
+ * FOR SHARE, so a capacity change in progress (PATCH /games/:id) commits first and a new row never
+ * starts from the old capacity.
+ */
 export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promise<LockedInventory> {
   const unique = [...new Map(wanted.map((w) => [keyOf(w.slotId, w.bookDate), w])).values()]
     .sort((a, b) => a.slotId - b.slotId || a.bookDate.localeCompare(b.bookDate));
@@ -41,6 +45,7 @@ export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promi
          FROM unnest(?::int[], ?::date[]) AS p(slot_id, book_date)
          JOIN slots s ON s.id = p.slot_id
          JOIN games g ON g.id = s.game_id
+       FOR SHARE OF g
        ON CONFLICT DO NOTHING`,
       [slotIds, dates],
     );
@@ -102,6 +107,16 @@ export function bookingUpdated(
   return {
     kind: 'booking_updated',
     payload: { booking_id: booking.id, user_id: booking.user_id, vendor_id: booking.vendor_id, game_id: booking.game_id, slot_id: booking.slot_id, book_date: booking.book_date, status },
+  };
+}
+
+export function slotPending(
+  booking: { id: number; vendor_id: number; game_id: number; slot_id: number; book_date: string },
+  availableAfter: number,
+): BookingEvent {
+  return {
+    kind: 'slot_pending',
+    payload: { vendor_id: booking.vendor_id, game_id: booking.game_id, slot_id: booking.slot_id, date: booking.book_date, available_slot: availableAfter, booking_id: booking.id },
   };
 }
 

@@ -62,20 +62,5 @@ export class User extends Model {
   phone!: string;
 }
 
-export class Booking extends Model {
-  static tableName = 'bookings';
-  id!: number;
-  user_id!: number;
-  vendor_id!: number;
-  game_id!: number;
-  slot_id!: number;
-  book_date!: string;
-  status!: BookingStatus;
-  price_paise!: number;
-  hold_expires_at!: Date | null;
-  hold_request_id!: string;
-  transaction_id!: number | null;
-  access_code_id!: number | null;
-}
-
-export type BookingStatus = 'pending_verified' | 'confirmed' | 'cancelled' | 'verification_failed' | 'refunded';
+export const BOOKING_STATUSES = ['pending_verified', 'confirmed', 'cancelled', 'verification_failed', 'refunded'] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];

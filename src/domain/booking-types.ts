@@ -1,4 +1,4 @@
-import type { ErrorBody } from '../errors';
+import { Conflict } from '../errors';
 import type { Role } from '../http/auth';
 
 // The data that crosses from the API to the booking workers and back. Plain JSON: it lives in
@@ -61,6 +61,10 @@ export interface ReleaseRequest extends Traced {
   bookingIds: number[];
 }
 
-export function errorOutcome(status: number, body: ErrorBody): Outcome {
-  return { status, body };
+/** SPEC §5.3: nothing was held, and these are the slots that could not be. */
+export function slotUnavailable(slotIds: number[]): Outcome {
+  return {
+    status: 409,
+    body: new Conflict('slot_unavailable', 'Some requested slots cannot be held', { unavailable_slot_ids: slotIds }).toBody(),
+  };
 }

@@ -30,7 +30,11 @@ function toAppError(error: any): AppError | null {
   if (error?.nativeError && error.code === undefined) return toAppError(error.nativeError);
   if (typeof error?.code === 'string') {
     // PostgreSQL input errors that slipped past validation are still the client's input.
-    if (['22P02', '22007', '22008', '22003', '22001'].includes(error.code)) return new Invalid('Invalid value');
+    if (['22P02', '22007', '22008', '22003', '22001', '22021'].includes(error.code)) return new Invalid('Invalid value');
+    // A deadlock or serialization failure: the transaction rolled back whole; the client may retry.
+    if (['40P01', '40001'].includes(error.code)) return new Unavailable('The request collided with another; try again');
+    // zlib: a body whose Content-Encoding does not match its bytes.
+    if (error.code.startsWith('Z_')) return new AppError(400, 'invalid_json', 'Request body could not be decoded');
     if (isConnectionError(error)) return new Unavailable('A backing service is unavailable');
   }
   if (isConnectionError(error)) return new Unavailable('A backing service is unavailable');

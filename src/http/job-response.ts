@@ -5,7 +5,7 @@ import { Invalid, Unavailable } from '../errors';
 import { bookingQueue, formatJobRef, JobRef, Submitted } from '../jobs/booking';
 import { bookingQueueName } from '../jobs/queues';
 import { JobEnd, jobWaiter } from '../jobs/job-waiter';
-import { claimIdempotencyKey, idempotentRequestId, recordJobRef, requestHash, storedAnswer } from '../jobs/idempotency';
+import { claimIdempotencyKey, forgetIdempotencyKey, idempotentRequestId, recordJobRef, requestHash, storedAnswer } from '../jobs/idempotency';
 import { AuthUser } from './auth';
 import { AppContext } from './context';
 
@@ -68,20 +68,6 @@ export async function respondWithJob(ctx: AppContext, submitted: Submitted): Pro
   answer(ctx, outcomeOf(end, submitted.ref.index));
 }
 
-/** Several jobs for one request (a release spanning partitions): the first refusal, else the first answer. */
-export async function respondWithJobs(ctx: AppContext, submitted: Submitted[]): Promise<Outcome[] | null> {
-  if (prefersAsync(ctx)) {
-    accepted(ctx, submitted[0].ref);
-    return null;
-  }
-  const ends = await Promise.all(submitted.map((s) => within(s.done, remainingWait(ctx))));
-  if (ends.some((end) => end === null)) {
-    accepted(ctx, submitted[ends.findIndex((end) => end === null)].ref);
-    return null;
-  }
-  return ends.map((end, i) => outcomeOf(end!, submitted[i].ref.index));
-}
-
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
@@ -104,9 +90,11 @@ export async function runIdempotent(
   const idempotency: IdempotencyRef = { endpoint, key, requestHash: hash };
   const claim = await claimIdempotencyKey(requestId, hash, Math.min(remainingWait(ctx), 2000));
   if (!claim.first && claim.ref) {
-    const queueName = bookingQueueName(claim.ref.partition);
-    if (await bookingQueue(claim.ref.partition).getJob(claim.ref.jobId)) {
-      return respondWithJob(ctx, { ref: claim.ref, done: jobWaiter.join(queueName, claim.ref.jobId, remainingWait(ctx)) });
+    const state = await bookingQueue(claim.ref.partition).getJobState(claim.ref.jobId);
+    // A job that failed for good rolled back everything: the retry runs the request again.
+    if (state !== 'unknown' && state !== 'failed') {
+      const done = jobWaiter.join(bookingQueueName(claim.ref.partition), claim.ref.jobId, remainingWait(ctx));
+      return respondWithJob(ctx, { ref: claim.ref, done });
     }
   }
   if (!claim.first) {
@@ -115,7 +103,13 @@ export async function runIdempotent(
   }
   // First request, or the first one's job vanished before answering: (re)submit under the same
   // request id; the worker's idempotency record makes a second run change nothing.
-  const submitted = await submit(requestId, idempotency);
+  let submitted: Submitted;
+  try {
+    submitted = await submit(requestId, idempotency);
+  } catch (error) {
+    await forgetIdempotencyKey(requestId).catch(() => undefined); // nothing was queued: a retry starts afresh
+    throw error;
+  }
   await recordJobRef(requestId, hash, submitted.ref);
   return respondWithJob(ctx, submitted);
 }

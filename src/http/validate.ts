@@ -37,9 +37,31 @@ function describe(errors: ErrorObject[]): string {
   return field ? `${field} ${first.message}` : `${first.message}`;
 }
 
+/**
+ * Path and query values are strings. ajv's coercion reads them as JavaScript numbers would, so
+ * "1e400" became Infinity (past `maximum`, into SQL) and "0x10" became 16: integers are plain
+ * digits here, checked before coercion.
+ */
+function stringParser<T>(schema: JSONSchemaType<T> | object, where: string): Parser<T> {
+  const parse = parser<T>(paramAjv, schema, where);
+  const properties = (schema as { properties?: Record<string, { type?: string }> }).properties ?? {};
+  const integers = Object.keys(properties).filter((name) => properties[name].type === 'integer');
+  return (value: unknown): T => {
+    for (const name of integers) {
+      const raw = (value as Record<string, unknown> | null)?.[name];
+      if (typeof raw === 'string' && !/^-?\d{1,15}$/.test(raw)) {
+        throw new Invalid(`Invalid ${where}: ${name} must be an integer`, [
+          { instancePath: `/${name}`, keyword: 'type', message: 'must be an integer' },
+        ]);
+      }
+    }
+    return parse(value);
+  };
+}
+
 export const bodyParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => parser<T>(bodyAjv, schema, 'request body');
-export const paramsParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => parser<T>(paramAjv, schema, 'path parameter');
-export const queryParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => parser<T>(paramAjv, schema, 'query parameter');
+export const paramsParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => stringParser<T>(schema, 'path parameter');
+export const queryParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => stringParser<T>(schema, 'query parameter');
 
 // Schema fragments shared by the route files.
 export const idSchema = { type: 'integer', minimum: 1, maximum: 2147483647 } as const;
@@ -48,22 +70,10 @@ export const clockTimeSchema = { type: 'string', format: 'clock-time' } as const
 
 /** A path parameter object whose every field is a positive integer id. */
 export function idParams<K extends string>(...names: K[]): Parser<Record<K, number>> {
-  const parse = paramsParser<Record<K, number>>({
+  return paramsParser<Record<K, number>>({
     type: 'object',
     properties: Object.fromEntries(names.map((name) => [name, idSchema])),
     required: names,
     additionalProperties: false,
   });
-  return (value: unknown): Record<K, number> => {
-    // ajv's coercion turns "1e400" into Infinity, which then skips `maximum`; ids are plain digits.
-    for (const name of names) {
-      const raw = (value as Record<string, unknown> | null)?.[name];
-      if (typeof raw === 'string' && !/^\d{1,10}$/.test(raw)) {
-        throw new Invalid(`Invalid path parameter: ${name} must be a positive integer`, [
-          { instancePath: `/${name}`, keyword: 'pattern', message: 'must be a positive integer' },
-        ]);
-      }
-    }
-    return parse(value);
-  };
 }

@@ -52,6 +52,10 @@ export async function recordJobRef(requestId: string, hash: string, ref: JobRef)
   await clientRedis().set(claimKey(requestId), `${hash}|${formatJobRef(ref)}`, 'EX', CLAIM_TTL_SECONDS);
 }
 
+export async function forgetIdempotencyKey(requestId: string): Promise<void> {
+  await clientRedis().del(claimKey(requestId));
+}
+
 /** The answer the worker stored with the key, once the job that made it is gone from Redis. */
 export async function storedAnswer(userId: number, endpoint: string, key: string): Promise<Outcome | null> {
   const row = await db('idempotency_keys')

@@ -25,7 +25,8 @@ export async function sweepExpiredHolds(now: Date = new Date()): Promise<number>
   await Promise.all([...byPartition].map(([partition, bookings]) => bookingQueue(partition).addBulk(bookings.map((booking) => ({
     name: 'release',
     data: { requests: [{ requestId: expiryJobId(booking.id), actor: null, bookingIds: [booking.id] }] },
-    opts: { ...bookingJobOptions, jobId: expiryJobId(booking.id), removeOnFail: { age: 600 } },
+    // Removed as soon as it ends: the job id only needs to deduplicate releases still waiting.
+    opts: { ...bookingJobOptions, jobId: expiryJobId(booking.id), removeOnComplete: true, removeOnFail: { age: 600 } },
   })))));
   if (expired.length) logger.info({ expired: expired.length }, 'queued release of expired holds');
   return expired.length;

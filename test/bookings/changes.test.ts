@@ -216,6 +216,9 @@ test('move a cancelled booking: 409 invalid_state; someone else\'s: 404; bad bod
   const refused = await move(cafe.token, cancelled, { slot_id: cafe.slots[6].id });
   assert.is(refused.status, 409);
   assert.is(refused.body.code, 'invalid_state');
+  const ontoItself = await move(cafe.token, cancelled, { slot_id: cafe.slots[3].id });
+  assert.is(ontoItself.status, 409, 'a cancelled booking is not "moved" onto its own slot either');
+  assert.is(ontoItself.body.code, 'invalid_state');
   const row = await bookingRow(cancelled);
   assert.equal([row!.slot_id, row!.status], [cafe.slots[3].id, 'cancelled']);
   assert.ok([null, 2].includes(await availableUnits(cafe.slots[6].id, cafe.date)));

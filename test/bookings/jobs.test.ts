@@ -4,6 +4,7 @@ import { db } from '../../src/db/knex';
 import { randomUUID } from 'crypto';
 import { bookingJobOptions, bookingQueue, parseJobRef } from '../../src/jobs/booking';
 import { adminToken, api, ApiResponse, tokenFor } from '../helpers/api';
+import { claimIdempotencyKey, idempotentRequestId, recordJobRef, requestHash } from '../../src/jobs/idempotency';
 import {
   assertInventoryMatches, availableUnits, bookingCafe, bookingRowsOfGame, eventually, holdOrFail, makeCustomer, postHold,
   useWorkers,
@@ -231,6 +232,27 @@ test('Idempotency-Key belongs to the caller: a cafe booking a walk-in with the c
   const walkInAgain = await postHold(staff, { slot_id: cafe.slots[13].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date }, key);
   assert.equal(walkInAgain.body, walkIn.body);
   assert.is(await holdsOf(cafe.user.id), 2);
+  await assertInventoryMatches(cafe.game.id);
+});
+
+test('Idempotency-Key: a retry after the first job failed for good runs the request again', async () => {
+  const cafe = await bookingCafe({ total_slots: 2 });
+  const body = { slot_id: [cafe.slots[15].id], user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date };
+  const key = 'retry-after-failure';
+  // The key's first request went to a job that failed (its transaction rolled back, nothing held).
+  const failedJobId = randomUUID();
+  await bookingQueue(0).add('cancel', { requests: [{ requestId: failedJobId, actor: { userId: cafe.user.id, role: 'user', vendorId: null }, bookingId: 'x' }] }, { ...bookingJobOptions, jobId: failedJobId });
+  await eventually(async () => (await bookingQueue(0).getJobState(failedJobId)) === 'failed', 'the job to fail');
+  const requestId = idempotentRequestId(cafe.user.id, 'POST /bookings', key);
+  const hash = requestHash({ userId: body.user_id, gameId: body.game_id, bookDate: body.book_date, slotIds: body.slot_id });
+  await claimIdempotencyKey(requestId, hash, 0);
+  await recordJobRef(requestId, hash, { partition: 0, jobId: failedJobId, index: 0 });
+
+  const retry = await postHold(cafe.token, body, { 'Idempotency-Key': key });
+  assert.is(retry.status, 201, JSON.stringify(retry.body));
+  const again = await postHold(cafe.token, body, { 'Idempotency-Key': key });
+  assert.equal(again.body, retry.body);
+  assert.is(await holdsOf(cafe.user.id), 1);
   await assertInventoryMatches(cafe.game.id);
 });
 

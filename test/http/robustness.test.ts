@@ -243,4 +243,23 @@ test('the error middleware: driver input errors are 400, crashes are 500/503 wit
   }
 });
 
+test('NUL characters in text, undecodable gzip bodies and non-decimal numbers in queries are 400', async () => {
+  await assertNothingWritten([
+    { label: 'NUL in a cafe name', method: 'POST', path: '/vendors', body: { cafe_name: 'Bad\u0000Cafe' }, status: 400 },
+    { label: 'NUL in a user name', method: 'POST', path: '/users', body: { name: 'A\u0000B', email: 'nul@example.test', phone: '+919800000000' }, status: 400 },
+    {
+      label: 'gzip that is not gzip', method: 'POST', path: '/vendors', rawBody: '{"cafe_name":"X"}',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 400,
+    },
+  ]);
+  const { user } = await world();
+  for (const query of ['limit=1e400', 'limit=0x10', 'before=1e3', 'limit=%201']) {
+    const response = await api('GET', `/bookings/user/${user.id}?${query}`, { token: adminToken() });
+    assertCleanError(response, 400, query);
+    assert.is(response.body.code, 'validation_failed', query);
+  }
+  const slots = await api('GET', '/slots?game_id=1e400');
+  assertCleanError(slots, 400, '/slots?game_id=1e400');
+});
+
 test.run();

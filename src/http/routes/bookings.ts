@@ -4,21 +4,20 @@ import { createRouter } from '../context';
 import { requireActingFor, requireUser } from '../auth';
 import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser } from '../validate';
 import { parseCalendarDate } from '../../domain/dates';
-import { Conflict, NotFound } from '../../errors';
+import { NotFound } from '../../errors';
 import { bookingView, findBookingFor, userBookings } from '../../db/booking-views';
-import { enqueueBookingJob, partitionForKey, submitHold, Submitted } from '../../jobs/booking';
-import { actorOf, respondWithJob, respondWithJobs, runIdempotent } from '../job-response';
+import { enqueueBookingJob, partitionForKey, submitHold } from '../../jobs/booking';
+import { actorOf, respondWithJob, runIdempotent } from '../job-response';
 import { AppContext } from '../context';
-import { BookingStatus } from '../../db/models';
+import { BOOKING_STATUSES, BookingStatus } from '../../db/models';
 
 // SPEC §5.3. Reads are queries; every change is a job in the booking partition of its slot key.
 
 export const bookingsRouter = createRouter();
 
-const BOOKING_STATUSES: BookingStatus[] = ['pending_verified', 'confirmed', 'cancelled', 'verification_failed', 'refunded'];
-
 /** `123` or `BK-123`, in a path or a body. */
-const bookingIdSchema = { anyOf: [idSchema, { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' }] } as const;
+const bookingIdText = { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' } as const;
+const bookingIdSchema = { anyOf: [idSchema, bookingIdText] } as const;
 function bookingIdOf(value: number | string): number {
   const id = typeof value === 'number' ? value : Number(value.replace(/^bk-/i, ''));
   if (id > 2147483647) throw new NotFound('Booking');
@@ -27,7 +26,7 @@ function bookingIdOf(value: number | string): number {
 
 const bookingParams = paramsParser<{ booking_id: string }>({
   type: 'object',
-  properties: { booking_id: { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' } },
+  properties: { booking_id: bookingIdText },
   required: ['booking_id'],
   additionalProperties: false,
 });
@@ -146,24 +145,10 @@ bookingsRouter.post('/release_slot', async (ctx) => {
   const ids = [...new Set(releaseBody(ctx.request.body).bookings.map((b) => bookingIdOf(b.booking_id)))];
   const bookings = await Promise.all(ids.map((id) => findBookingFor(actor, id)));
   if (bookings.some((b) => b === null)) throw new NotFound('Booking');
-  // One job per partition: holds of one request share a slot key, so this is nearly always one.
-  const byPartition = new Map<number, number[]>();
-  for (const booking of bookings) {
-    const partition = partitionForKey(booking!.game_id, booking!.book_date);
-    byPartition.set(partition, [...(byPartition.get(partition) ?? []), booking!.id]);
-  }
-  // Partitions release independently: a request spanning several would be half-applied if one of
-  // them refused. Refuse up front what a worker would refuse (the workers still re-check under lock).
-  if (byPartition.size > 1) {
-    const notHeld = bookings.filter((b) => b!.status !== 'pending_verified').map((b) => b!.id);
-    if (notHeld.length) throw new Conflict('invalid_state', 'Only pending holds can be released', { booking_ids: notHeld });
-  }
-  const submitted: Submitted[] = await Promise.all([...byPartition].map(([partition, bookingIds]) =>
-    enqueueBookingJob('release', partition, { requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingIds })));
-  if (submitted.length === 1) return respondWithJob(ctx, submitted[0]);
-  const outcomes = await respondWithJobs(ctx, submitted);
-  if (!outcomes) return;
-  const refused = outcomes.find((o) => o.status !== 200);
-  ctx.status = refused ? refused.status : 200;
-  ctx.body = refused ? refused.body : { message: 'Slots released', booking_ids: ids };
+  // One job, all or nothing. It runs in the partition of the first booking's key: holds of one
+  // request share a key; holds of several keys are also changed under their row locks.
+  const [first] = bookings;
+  await respondWithJob(ctx, await enqueueBookingJob('release', partitionForKey(first!.game_id, first!.book_date), {
+    requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingIds: ids,
+  }));
 });
