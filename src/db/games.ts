@@ -133,7 +133,7 @@ export async function addSlot(gameId: number, window: SlotWindow): Promise<Slot>
 
 export function slotOverlap(overlappingSlotIds?: number[]): AppError {
   return new Conflict(
-    'slot_overlap',
+    'duplicate', // SPEC §3's conflict codes; details say which slots it overlaps
     'Slots of one game may not overlap',
     overlappingSlotIds ? { overlapping_slot_ids: overlappingSlotIds } : undefined,
   );

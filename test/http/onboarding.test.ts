@@ -208,7 +208,7 @@ test('POST /vendors/:id/games refuses overlaps, backwards slots and unknown type
     body: { ...base, slots: [{ start_time: '10:00', end_time: '11:00' }, { start_time: '10:30', end_time: '11:30' }] },
   });
   assert.is(overlap.status, 409);
-  assert.is(overlap.body.code, 'slot_overlap');
+  assert.is(overlap.body.code, 'duplicate');
 
   const sameStart = await api('POST', path, {
     token: adminToken(),
@@ -367,7 +367,7 @@ test('POST /games/:id/slots adds a slot; overlaps are 409, touching is fine', as
 
   const overlap = await api('POST', `/games/${gameId}/slots`, { token: adminToken(), body: { start_time: '09:30', end_time: '10:30' } });
   assert.is(overlap.status, 409);
-  assert.is(overlap.body.code, 'slot_overlap');
+  assert.is(overlap.body.code, 'duplicate');
   assert.equal(overlap.body.details, { overlapping_slot_ids: [existingSlotId] });
 
   const spanning = await api('POST', `/games/${gameId}/slots`, { token: adminToken(), body: { start_time: '09:00', end_time: '13:00' } });
