@@ -28,8 +28,8 @@ export interface LockedInventory {
 const keyOf = (slotId: number, bookDate: string) => `${slotId}:${bookDate}`;
 
 /**
- * Creates missing rows at the game's capacity, then locks every row named. The game row is read
- * FOR SHARE, so a capacity change in progress (PATCH /games/:id) commits first and a new row never
+ * Creates missing rows at the game's capacity and locks every row named. The game row is read FOR
+ * SHARE, so a capacity change in progress (PATCH /games/:id) commits first and a new row never
  * starts from the old capacity.
  */
 export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promise<LockedInventory> {
@@ -37,25 +37,19 @@ export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promi
     .sort((a, b) => a.slotId - b.slotId || a.bookDate.localeCompare(b.bookDate));
   const counts = new Map<string, { available: number; capacity: number }>();
   if (unique.length > 0) {
-    const slotIds = unique.map((w) => w.slotId);
-    const dates = unique.map((w) => w.bookDate);
-    await trx.raw(
-      `INSERT INTO slot_inventory (slot_id, book_date, game_id, capacity, available)
+    // One statement creates the missing rows and locks the existing ones, in (slot_id, book_date)
+    // order: ON CONFLICT DO UPDATE takes the row lock a SELECT … FOR UPDATE would.
+    const rows: Array<{ slot_id: number; book_date: string; available: number; capacity: number }> = (await trx.raw(
+      `INSERT INTO slot_inventory AS i (slot_id, book_date, game_id, capacity, available)
        SELECT s.id, p.book_date, s.game_id, g.total_slots, g.total_slots
          FROM unnest(?::int[], ?::date[]) AS p(slot_id, book_date)
          JOIN slots s ON s.id = p.slot_id
          JOIN games g ON g.id = s.game_id
-       FOR SHARE OF g
-       ON CONFLICT DO NOTHING`,
-      [slotIds, dates],
-    );
-    const rows: Array<{ slot_id: number; book_date: string; available: number; capacity: number }> = (await trx.raw(
-      `SELECT i.slot_id, i.book_date, i.available, i.capacity
-         FROM slot_inventory i
-         JOIN unnest(?::int[], ?::date[]) AS p(slot_id, book_date) ON p.slot_id = i.slot_id AND p.book_date = i.book_date
-        ORDER BY i.slot_id, i.book_date
-        FOR UPDATE OF i`,
-      [slotIds, dates],
+        ORDER BY s.id, p.book_date
+        FOR SHARE OF g
+       ON CONFLICT (slot_id, book_date) DO UPDATE SET available = i.available
+       RETURNING i.slot_id, i.book_date, i.available, i.capacity`,
+      [unique.map((w) => w.slotId), unique.map((w) => w.bookDate)],
     )).rows;
     for (const row of rows) counts.set(keyOf(row.slot_id, row.book_date), { available: row.available, capacity: row.capacity });
   }

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Emitter } from '@socket.io/redis-emitter';
 import { config } from '../config';
-import { createWorkerRedis } from '../redis';
+import { createClientRedis } from '../redis';
 import { BookingStatus } from '../db/models';
 import { ADMIN_ROOM, slotsRoom, userRoom, vendorRoom } from './rooms';
 
@@ -56,7 +56,8 @@ let emitter: Emitter<ServerToClientEvents> | null = null;
 
 function events(): Emitter<ServerToClientEvents> {
   if (!emitter) {
-    connection = createWorkerRedis();
+    // A job publishes several events at once: auto-pipelining sends them in one write.
+    connection = createClientRedis({ enableAutoPipelining: true, maxRetriesPerRequest: null });
     emitter = new Emitter<ServerToClientEvents>(connection, { key: socketChannelKey() });
   }
   return emitter;
