@@ -3,7 +3,7 @@
 // for many slot keys and for one hot slot; then, per path, a sell-out (four holds per unit of a
 // small slot) and a check that no slot-day was oversold.
 //
-// Knobs (environment): BOOKING_PARTITIONS (8), BENCH_LOG_LEVEL (warn), BENCH_WORKERS (2),
+// Knobs (environment): BOOKING_PARTITIONS (8), BENCH_LOG_LEVEL (warn), BENCH_WORKERS (1),
 // BENCH_CONCURRENCY (32), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000), BENCH_MAX_ATTEMPTS (3:
 // a row disturbed by other programs is run again), BENCH_NODE_ARGS (node flags for the children).
 //

@@ -11,6 +11,8 @@ import { claimIdempotency, storeIdempotentAnswer } from './idempotency';
 // time. Requests are decided in arrival order against the locked inventory, exactly as if they
 // had run one after another.
 
+const BOOKING_COLUMNS = ['user_id', 'vendor_id', 'game_id', 'slot_id', 'book_date', 'status', 'price_paise', 'hold_expires_at', 'hold_request_id'];
+
 export interface HoldLimits {
   holdTtlSeconds: number;
   maxPendingHoldsPerUser: number;
@@ -189,9 +191,13 @@ export async function applyHolds(
 
   const events: BookingEvent[] = [];
   if (newBookings.length > 0) {
-    await applyInventory(trx, taken);
     const inserted: Array<{ id: number; slot_id: number; hold_request_id: string; user_id: number; vendor_id: number; game_id: number; book_date: string }> =
-      await trx('bookings').insert(newBookings.map((b) => b.row)).returning(['id', 'slot_id', 'hold_request_id', 'user_id', 'vendor_id', 'game_id', 'book_date']);
+      await applyInventory(trx, taken, {
+        sql: `INSERT INTO bookings (${BOOKING_COLUMNS.join(', ')})
+              SELECT ${BOOKING_COLUMNS.map((c) => `b.${c}`).join(', ')} FROM json_populate_recordset(NULL::bookings, ?::json) AS b
+              RETURNING id, slot_id, hold_request_id, user_id, vendor_id, game_id, book_date`,
+        bindings: [JSON.stringify(newBookings.map((b) => b.row))],
+      });
     const insertedByRequest = new Map<string, typeof inserted>();
     for (const row of inserted) insertedByRequest.set(row.hold_request_id, [...(insertedByRequest.get(row.hold_request_id) ?? []), row]);
     for (const index of new Set(newBookings.map((b) => b.index))) {

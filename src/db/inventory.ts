@@ -1,3 +1,4 @@
+import { Knex } from 'knex';
 import { Transaction } from './knex';
 import { BookingStatus } from './models';
 import type { BookingUpdated, SlotPending, SlotReleased } from '../realtime/publish';
@@ -66,8 +67,17 @@ export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promi
   };
 }
 
-/** Writes in-memory changes of locked rows: one statement, every row conditional. */
-export async function applyInventory(trx: Transaction, changes: InventoryChange[]): Promise<void> {
+export interface Statement {
+  sql: string;
+  bindings: readonly Knex.RawBinding[];
+}
+
+/**
+ * Writes in-memory changes of locked rows: one statement, every row conditional. `alongside`, a
+ * data-changing statement with RETURNING (a booking insert), travels in the same statement, to
+ * save a round trip; its returned rows are the result.
+ */
+export async function applyInventory(trx: Transaction, changes: InventoryChange[], alongside?: Statement): Promise<any[]> {
   const net = new Map<string, SlotDate & { delta: number }>();
   for (const c of changes) {
     const key = keyOf(c.slotId, c.bookDate);
@@ -76,17 +86,20 @@ export async function applyInventory(trx: Transaction, changes: InventoryChange[
     net.set(key, entry);
   }
   const rows = [...net.values()].filter((r) => r.delta !== 0);
-  if (rows.length === 0) return;
   const result = await trx.raw(
-    `UPDATE slot_inventory AS i SET available = i.available + c.delta
-       FROM unnest(?::int[], ?::date[], ?::int[]) AS c(slot_id, book_date, delta)
-      WHERE i.slot_id = c.slot_id AND i.book_date = c.book_date
-        AND i.available + c.delta BETWEEN 0 AND i.capacity`,
-    [rows.map((r) => r.slotId), rows.map((r) => r.bookDate), rows.map((r) => r.delta)],
+    `WITH changed AS (
+       UPDATE slot_inventory AS i SET available = i.available + c.delta
+         FROM unnest(?::int[], ?::date[], ?::int[]) AS c(slot_id, book_date, delta)
+        WHERE i.slot_id = c.slot_id AND i.book_date = c.book_date
+          AND i.available + c.delta BETWEEN 0 AND i.capacity
+       RETURNING 1
+     ), alongside AS (${alongside?.sql ?? 'SELECT NULL WHERE false'})
+     SELECT (SELECT count(*) FROM changed)::int AS changed, (SELECT coalesce(json_agg(a), '[]') FROM alongside a) AS alongside`,
+    [rows.map((r) => r.slotId), rows.map((r) => r.bookDate), rows.map((r) => r.delta), ...(alongside?.bindings ?? [])],
   );
-  if (result.rowCount !== rows.length) {
-    throw new Error(`inventory update refused: ${result.rowCount} of ${rows.length} rows changed`);
-  }
+  const { changed, alongside: returned } = result.rows[0];
+  if (changed !== rows.length) throw new Error(`inventory update refused: ${changed} of ${rows.length} rows changed`);
+  return returned;
 }
 
 export type BookingEvent =
