@@ -3,12 +3,9 @@ import { randomUUID } from 'crypto';
 import { config } from '../src/config';
 import { createApp } from '../src/http/app';
 import { createRouter } from '../src/http/context';
-import { requireActingFor, requireUser } from '../src/http/auth';
-import { bodyParser, dateSchema, idSchema } from '../src/http/validate';
-import { parseCalendarDate } from '../src/domain/dates';
+import { holdFromRequest } from '../src/http/routes/bookings';
 import { createKnex, db } from '../src/db/knex';
-import { applyHolds } from '../src/db/holds';
-import { actorOf } from '../src/http/job-response';
+import { applyHolds, configuredHoldLimits } from '../src/db/holds';
 import { publishEvents } from '../src/workers/publish-events';
 import { closeClientRedis } from '../src/jobs/connection';
 import { closePublisher } from '../src/realtime/publish';
@@ -21,44 +18,11 @@ import { closePublisher } from '../src/realtime/publish';
 // As many connections as requests in flight, like the bare run, so the pool is not what limits it.
 const holdsDb = createKnex(config.databaseUrl, Number(process.env.BENCH_SYNC_POOL ?? 40));
 
-interface HoldBody {
-  slot_id: number | number[];
-  user_id: number;
-  game_id: number;
-  book_date: string;
-}
-// The schema of POST /bookings (src/http/routes/bookings.ts), so validation costs the same.
-const holdBody = bodyParser<HoldBody>({
-  type: 'object',
-  properties: {
-    slot_id: {
-      anyOf: [idSchema, { type: 'array', items: idSchema, minItems: 1, maxItems: config.maxSlotsPerBooking, uniqueItems: true }],
-    },
-    user_id: idSchema,
-    game_id: idSchema,
-    book_date: dateSchema,
-  },
-  required: ['slot_id', 'user_id', 'game_id', 'book_date'],
-  additionalProperties: false,
-});
-
 const benchRouter = createRouter();
 benchRouter.post('/bench/sync-hold', async (ctx) => {
-  const user = requireUser(ctx.state.user);
-  const body = holdBody(ctx.request.body);
-  requireActingFor(user, body.user_id);
-  const request = {
-    requestId: randomUUID(),
-    actor: actorOf(user),
-    userId: body.user_id,
-    gameId: body.game_id,
-    bookDate: parseCalendarDate(body.book_date)!,
-    slotIds: Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id],
-  };
-  const { outcomes, events } = await holdsDb.transaction((trx) => applyHolds(trx, [request], {
-    holdTtlSeconds: config.holdTtlSeconds,
-    maxPendingHoldsPerUser: config.maxPendingHoldsPerUser,
-  }, { mayHaveRun: false }));
+  // The same parsing, validation and authorization as POST /bookings.
+  const request = { requestId: randomUUID(), ...holdFromRequest(ctx).hold };
+  const { outcomes, events } = await holdsDb.transaction((trx) => applyHolds(trx, [request], configuredHoldLimits(), { mayHaveRun: false }));
   // As the worker does: events only after the commit.
   publishEvents(events);
   ctx.status = outcomes[0].status;

@@ -3,7 +3,7 @@ import os from 'os';
 import { Knex } from 'knex';
 import { config } from '../src/config';
 import { createKnex, db } from '../src/db/knex';
-import { applyHolds, HoldLimits } from '../src/db/holds';
+import { applyHolds, configuredHoldLimits } from '../src/db/holds';
 import { signToken } from '../src/http/auth';
 import { bookingQueue } from '../src/jobs/booking';
 import { closeQueues } from '../src/jobs/queues';
@@ -50,7 +50,7 @@ interface Row {
   notes: string[];
 }
 
-const limits: HoldLimits = { holdTtlSeconds: config.holdTtlSeconds, maxPendingHoldsPerUser: config.maxPendingHoldsPerUser };
+const limits = configuredHoldLimits();
 
 interface Measured {
   result: LoadResult;

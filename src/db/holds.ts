@@ -1,3 +1,4 @@
+import { config } from '../config';
 import { Transaction } from './knex';
 import { HoldRequest, Outcome, slotUnavailable } from '../domain/booking-types';
 import { bookingDay, hasStarted } from '../domain/slot-availability';
@@ -17,6 +18,11 @@ export interface HoldLimits {
   holdTtlSeconds: number;
   maxPendingHoldsPerUser: number;
 }
+
+export const configuredHoldLimits = (): HoldLimits => ({
+  holdTtlSeconds: config.holdTtlSeconds,
+  maxPendingHoldsPerUser: config.maxPendingHoldsPerUser,
+});
 
 export interface HoldBatchResult {
   outcomes: Outcome[];

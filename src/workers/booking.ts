@@ -2,7 +2,7 @@ import { appendFileSync } from 'fs';
 import { Job, UnrecoverableError } from 'bullmq';
 import { config } from '../config';
 import { db } from '../db/knex';
-import { applyHolds } from '../db/holds';
+import { applyHolds, configuredHoldLimits } from '../db/holds';
 import { cancelBooking, ChangeResult, moveBooking, releaseHolds } from '../db/booking-changes';
 import { BookingEvent } from '../db/inventory';
 import { Outcome } from '../domain/booking-types';
@@ -26,10 +26,9 @@ async function runChanges<R>(requests: R[], change: (trx: Parameters<Parameters<
 }
 
 const processors: Record<string, (data: any, job: Job) => Promise<Processed>> = {
-  hold: (data: HoldJobData, job) => db.transaction((trx) => applyHolds(trx, data.requests, {
-    holdTtlSeconds: config.holdTtlSeconds,
-    maxPendingHoldsPerUser: config.maxPendingHoldsPerUser,
-  }, { mayHaveRun: job.attemptsStarted !== 1 })),
+  hold: (data: HoldJobData, job) => db.transaction((trx) => applyHolds(trx, data.requests, configuredHoldLimits(), {
+    mayHaveRun: job.attemptsStarted !== 1,
+  })),
   cancel: (data: CancelJobData) => runChanges(data.requests, (trx, request) => cancelBooking(trx, request)),
   move: (data: MoveJobData) => runChanges(data.requests, (trx, request) => moveBooking(trx, request)),
   release: (data: ReleaseJobData) => runChanges(data.requests, (trx, request) => releaseHolds(trx, request)),

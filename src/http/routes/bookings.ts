@@ -52,7 +52,8 @@ const holdBody = bodyParser<HoldBody>({
   additionalProperties: false,
 });
 
-bookingsRouter.post('/bookings', async (ctx) => {
+/** POST /bookings' body, checked and authorized: what it asks for, and the hold as a worker takes it. */
+export function holdFromRequest(ctx: AppContext) {
   const user = requireUser(ctx.state.user);
   const body = holdBody(ctx.request.body);
   requireActingFor(user, body.user_id);
@@ -62,7 +63,11 @@ bookingsRouter.post('/bookings', async (ctx) => {
     bookDate: parseCalendarDate(body.book_date)!,
     slotIds: Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id],
   };
-  const hold = { ...what, actor: actorOf(user), httpRequestId: ctx.state.requestId };
+  return { user, what, hold: { ...what, actor: actorOf(user), httpRequestId: ctx.state.requestId } };
+}
+
+bookingsRouter.post('/bookings', async (ctx) => {
+  const { user, what, hold } = holdFromRequest(ctx);
   await runIdempotent(ctx, 'POST /bookings', user.id, what, (requestId, idempotency) =>
     submitHold({ requestId, ...hold, ...(idempotency ? { idempotency } : {}) }));
 });
