@@ -6,6 +6,7 @@ import { slotKey, partitionOf } from '../domain/slot-key';
 import { CancelRequest, HoldRequest, MoveRequest, ReleaseRequest } from '../domain/booking-types';
 import { bookingQueueName, queue } from './queues';
 import { JobEnd, jobWaiter } from './job-waiter';
+import { requireRedisReady } from './connection';
 
 // The booking queue: BOOKING_PARTITIONS partition queues, each running one job at a time across
 // every worker process (global concurrency 1), so the jobs of one slot key never overlap.
@@ -151,6 +152,7 @@ export function bookingPayloadProblem(name: string, data: unknown): string | nul
 
 /** Adds a job, listening for its end first. The promise is wrapped: awaiting must not wait for it. */
 async function addJob(partition: number, name: BookingJobName, data: AnyBookingJobData, jobId: string): Promise<{ done: Promise<JobEnd | null> }> {
+  await requireRedisReady();
   const queueName = bookingQueueName(partition);
   const done = jobWaiter.wait(queueName, jobId, config.syncWaitMs + IN_FLIGHT_TIMEOUT_MS);
   await bookingQueue(partition).add(name, data, { ...bookingJobOptions, jobId });

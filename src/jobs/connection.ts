@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { createClientRedis } from '../redis';
+import { Unavailable } from '../errors';
 
 // The API process's shared Redis connection (queues, idempotency waits, health). Lazily opened so
 // that importing a module never connects.
@@ -8,6 +9,26 @@ let shared: Redis | null = null;
 export function clientRedis(): Redis {
   if (!shared) shared = createClientRedis();
   return shared;
+}
+
+/**
+ * Resolves once the shared connection is ready, or throws Unavailable after `timeoutMs`. BullMQ
+ * waits for a connection that never became ready for as long as it takes; a request must not.
+ * (Commands on a connection that was ready fail by themselves: maxRetriesPerRequest.)
+ */
+export async function requireRedisReady(timeoutMs = 1000): Promise<void> {
+  const redis = clientRedis();
+  if (redis.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  const ready = await new Promise<boolean>((resolve) => {
+    onReady = () => resolve(true);
+    redis.once('ready', onReady);
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  clearTimeout(timer);
+  redis.off('ready', onReady!);
+  if (!ready) throw new Unavailable('The job queue (Redis) is unavailable; try again');
 }
 
 export async function pingRedis(timeoutMs = 1500): Promise<void> {

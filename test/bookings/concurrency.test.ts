@@ -91,7 +91,9 @@ Concurrency('jobs of one slot key never overlap across processes; jobs of differ
 
   const trace = readTrace().filter((r) => r.name === 'hold');
   assert.is(trace.length, jobs.length, 'every job traced once');
-  assert.ok(new Set(trace.map((r) => r.pid)).size === 2, 'both worker processes should have run jobs');
+  // Which process runs which partition is BullMQ's choice (a worker that finishes a job takes the
+  // partition's next one in the same call), so both need not appear; without global concurrency
+  // both run one partition at once, and the overlap check below fails (checked).
   const sameKeyOverlaps: string[] = [];
   let parallelDifferentKeys = 0;
   for (let i = 0; i < trace.length; i++) {
