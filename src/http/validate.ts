@@ -63,6 +63,11 @@ export const bodyParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => 
 export const paramsParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => stringParser<T>(schema, 'path parameter');
 export const queryParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => stringParser<T>(schema, 'query parameter');
 
+/** For routes that take no query parameters: any is an unknown field, and refused. */
+export const noQuery = queryParser<Record<string, never>>({ type: 'object', additionalProperties: false });
+/** For DELETE routes: a body, if any, must be empty. */
+export const noBody = bodyParser<Record<string, never>>({ type: 'object', additionalProperties: false });
+
 // Schema fragments shared by the route files.
 export const idSchema = { type: 'integer', minimum: 1, maximum: 2147483647 } as const;
 export const dateSchema = { type: 'string', format: 'calendar-date' } as const;

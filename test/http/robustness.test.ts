@@ -262,4 +262,19 @@ test('NUL characters in text, undecodable gzip bodies and non-decimal numbers in
   assertCleanError(slots, 400, '/slots?game_id=1e400');
 });
 
+test('routes that take no query parameters or body refuse unknown ones', async () => {
+  const { vendor, user } = await world();
+  for (const path of [`/vendors/${vendor.id}?x=1`, `/users/${user.id}?x=1`, '/bookings/1?x=1', '/jobs/0.abc.0?x=1']) {
+    const response = await api('GET', path, { token: adminToken() });
+    assertCleanError(response, 400, path);
+    assert.is(response.body.code, 'validation_failed', path);
+  }
+  const before = await snapshot();
+  const typeCreated = await api('POST', '/gaming-types', { token: adminToken(), body: { name: `Type ${Date.now()}` } });
+  const withBody = await api('DELETE', `/gaming-types/${typeCreated.body.id}`, { token: adminToken(), body: { force: true } });
+  assertCleanError(withBody, 400, 'DELETE with a body');
+  assert.is((await api('DELETE', `/gaming-types/${typeCreated.body.id}`, { token: adminToken() })).status, 200);
+  assert.equal(await snapshot(), before);
+});
+
 test.run();

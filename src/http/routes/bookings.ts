@@ -2,7 +2,7 @@ import { randomUUID } from 'crypto';
 import { config } from '../../config';
 import { createRouter } from '../context';
 import { requireActingFor, requireUser } from '../auth';
-import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser } from '../validate';
+import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser, noBody, noQuery } from '../validate';
 import { parseCalendarDate } from '../../domain/dates';
 import { NotFound } from '../../errors';
 import { bookingView, findBookingFor, userBookings } from '../../db/booking-views';
@@ -93,6 +93,7 @@ bookingsRouter.get('/bookings/user/:user_id', async (ctx) => {
 
 bookingsRouter.get('/bookings/:booking_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
+  noQuery(ctx.query);
   const view = await bookingView(actorOf(user), bookingIdParam(ctx));
   if (!view) throw new NotFound('Booking');
   ctx.body = view;
@@ -100,6 +101,8 @@ bookingsRouter.get('/bookings/:booking_id', async (ctx) => {
 
 bookingsRouter.delete('/bookings/:booking_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
+  noQuery(ctx.query);
+  noBody(ctx.request.body ?? {});
   const actor = actorOf(user);
   const booking = await findBookingFor(actor, bookingIdParam(ctx));
   if (!booking) throw new NotFound('Booking');

@@ -1,6 +1,6 @@
 import { createRouter } from '../context';
 import { requireRole } from '../auth';
-import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser } from '../validate';
+import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser, noBody, noQuery } from '../validate';
 import {
   createGamingType, deleteGamingType, findGameSlotsWithInventory, findVendorConsoles, findVendorGames,
   listGames, listGamingTypes, listSlots,
@@ -42,8 +42,6 @@ const newGamingTypeBody = bodyParser<{ name: string; description?: string }>({
   required: ['name'],
   additionalProperties: false,
 });
-
-const noQuery = queryParser<Record<string, never>>({ type: 'object', additionalProperties: false });
 
 catalogRouter.get('/games', async (ctx) => {
   noQuery(ctx.query);
@@ -89,6 +87,7 @@ catalogRouter.post('/gaming-types', async (ctx) => {
 catalogRouter.delete('/gaming-types/:id', async (ctx) => {
   requireRole(ctx.state.user, 'admin');
   const { id } = gamingTypeParams(ctx.params);
+  noBody(ctx.request.body ?? {});
   await deleteGamingType(id);
   ctx.body = { message: 'Gaming type deleted' };
 });

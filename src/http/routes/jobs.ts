@@ -1,6 +1,6 @@
 import { createRouter } from '../context';
 import { requireUser } from '../auth';
-import { paramsParser } from '../validate';
+import { noQuery, paramsParser } from '../validate';
 import { NotFound } from '../../errors';
 import { bookingQueue, JOB_REF_PATTERN, parseJobRef } from '../../jobs/booking';
 import { bookingQueueName } from '../../jobs/queues';
@@ -27,6 +27,7 @@ const PUBLIC_STATES: Record<string, string> = {
 jobsRouter.get('/jobs/:job_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const { job_id } = jobParams(ctx.params);
+  noQuery(ctx.query);
   const ref = parseJobRef(job_id);
   const queueName = ref && bookingQueueName(ref.partition);
   // The end first, then the job: a job read before its state could be missing its result.

@@ -1,6 +1,6 @@
 import { createRouter, AppContext } from '../context';
 import { requireRole, requireUser, requireVendorAccess } from '../auth';
-import { bodyParser, clockTimeSchema, idParams, idSchema } from '../validate';
+import { bodyParser, clockTimeSchema, idParams, idSchema, noQuery } from '../validate';
 import { Invalid, NotFound, Forbidden } from '../../errors';
 import { Console, Game, Slot, User, Vendor } from '../../db/models';
 import { createVendor, findVendor, setOpeningDays } from '../../db/vendors';
@@ -219,6 +219,7 @@ onboardingRouter.post('/vendors', async (ctx) => {
 // Public, like the rest of the catalog: a cafe's name, zone and days are shown to every gamer.
 onboardingRouter.get('/vendors/:id', async (ctx) => {
   const { id } = parseId(ctx.params);
+  noQuery(ctx.query);
   ctx.body = vendorBody(await vendorOrNotFound(id));
 });
 
@@ -303,6 +304,7 @@ onboardingRouter.post('/users', async (ctx) => {
 onboardingRouter.get('/users/:id', async (ctx) => {
   const caller = requireUser(ctx.state.user);
   const { id } = parseId(ctx.params);
+  noQuery(ctx.query);
   if (caller.role !== 'admin' && caller.id !== id) throw new Forbidden('You may read only your own profile');
   const user = await findUser(id);
   if (!user) throw new NotFound('User');
