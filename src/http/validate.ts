@@ -27,7 +27,10 @@ function parser<T>(ajv: Ajv, schema: JSONSchemaType<T> | object, where: string):
 }
 
 function describe(errors: ErrorObject[]): string {
-  const first = errors[0];
+  // For "a number or a list" (anyOf), the list's own complaint (too many, repeated) says more
+  // than "must be integer" from the branch the value was never meant for.
+  const vague = (e: ErrorObject) => (e.keyword === 'anyOf' || e.keyword === 'type' ? 1 : 0);
+  const first = [...errors].sort((a, b) => vague(a) - vague(b))[0];
   if (!first) return 'does not match the schema';
   const field = first.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : '';
   if (first.keyword === 'additionalProperties') {
