@@ -1,5 +1,6 @@
 import { Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
+import { hostname } from 'os';
 import { config } from '../config';
 import { logger } from '../logger';
 import { db } from '../db/knex';
@@ -25,6 +26,7 @@ function connection(): Redis {
 
 function startWorker(queueName: string, processor: (job: Job<any, any>) => Promise<unknown>): Worker {
   const worker = new Worker(queueName, processor, {
+    name: `${hostname()}:${process.pid}`, // shown as the job's processedBy (Bull Board, crash test)
     connection: connection(),
     prefix: queuePrefix(queueName),
     concurrency: 1,

@@ -1,6 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
+import { config } from '../../src/config';
+import { bookingQueue } from '../../src/jobs/booking';
+import { HoldRequest } from '../../src/domain/booking-types';
 import { api, tokenFor } from '../helpers/api';
 import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
 import { startWorker, startWorkers, stopWorkers, WorkerProcess } from '../helpers/workers';
@@ -32,6 +35,11 @@ Crash('no accepted hold is lost or doubled', async () => {
     return { user, body: { slot_id: slots[Math.floor(i / 6) % 2].id, user_id: user.id, game_id: game.id, book_date: dates[Math.floor(i / 12) % 2] } };
   });
 
+  // The first gamer's row is locked here, so the job holding for them stops mid-transaction: the
+  // worker running it is then killed at a known point, not wherever it happened to be.
+  const gate = await db.transaction();
+  await gate('users').where('id', users[0].id).forUpdate().first('id');
+
   const accepted: Array<{ jobId: string; token: string }> = [];
   let next = 0;
   const send = async () => {
@@ -45,10 +53,21 @@ Crash('no accepted hold is lost or doubled', async () => {
   };
   const senders = Promise.all(Array.from({ length: 8 }, send));
   await eventually(async () => next >= 80, 'a third of the holds to be sent');
-  await workers[0].stop('SIGKILL');
-  workers = [workers[1], startWorker(workerEnv)];
+  const stuck = await eventually(async () => {
+    for (let partition = 0; partition < config.bookingPartitions; partition++) {
+      for (const job of await bookingQueue(partition).getActive()) {
+        if (job.data.requests.some((r: HoldRequest) => r.userId === users[0].id)) return job;
+      }
+    }
+    return undefined;
+  }, 'the gated job to be running');
+  const victim = workers.find((w) => stuck.processedBy?.endsWith(`:${w.child.pid}`));
+  assert.ok(victim, `the job's worker (${stuck.processedBy}) is one of ours`);
+  await victim!.stop('SIGKILL');
+  await gate.rollback();
+  workers = [...workers.filter((w) => w !== victim), startWorker(workerEnv)];
   await senders;
-  await workers[1].ready;
+  await Promise.all(workers.map((w) => w.ready));
 
   const answers = await Promise.all(accepted.map(({ jobId, token }) => eventually(async () => {
     const job = await api('GET', `/jobs/${jobId}`, { token });
@@ -60,6 +79,8 @@ Crash('no accepted hold is lost or doubled', async () => {
   const odd = answers.filter((a) => a.status !== 201 && a.error?.code !== 'slot_unavailable');
   assert.equal(odd, [], 'answers are holds or full slots');
   assert.is(held.length, 96, 'every unit of every key was taken exactly once');
+  const rerun = await bookingQueue(Number(stuck.queueName.split('-').pop())).getJob(stuck.id!);
+  assert.ok(rerun!.attemptsStarted >= 2, 'the killed job was taken over and run again');
 
   const answeredIds = held.flatMap((a) => a.result.bookings.map((b: { booking_id: number }) => b.booking_id)).sort((a, b) => a - b);
   const storedIds = (await db('bookings').whereIn('game_id', games.map((g) => g.game.id)).orderBy('id').pluck('id')) as number[];
