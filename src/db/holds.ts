@@ -32,7 +32,6 @@ export interface HoldBatchResult {
 interface GameRow {
   id: number;
   vendor_id: number;
-  total_slots: number;
   single_slot_price_paise: number;
   timezone: string;
   opening_days: string[];
@@ -106,17 +105,15 @@ export async function applyHolds(
   if (open.length === 0) return finish([]);
   const pending = open.map((index) => requests[index]);
 
-  // One read for the games, their cafes and the requested slots that belong to them. FOR SHARE: a
-  // capacity change (PATCH /games/:id) waits for this hold to commit, and this hold sees the
-  // capacity it committed, so a new inventory row never starts from a stale capacity.
+  // One read for the games, their cafes and the requested slots that belong to them. (Capacity
+  // comes from the locked inventory rows: see lockInventory.)
   const rows: Array<GameRow & { slot_id: number | null; start_time: string | null }> = await trx('games as g')
     .join('vendors as v', 'v.id', 'g.vendor_id')
     .leftJoin('slots as s', (join) => {
       join.on('s.game_id', 'g.id').onIn('s.id', [...new Set(pending.flatMap((r) => r.slotIds))]);
     })
     .whereIn('g.id', [...new Set(pending.map((r) => r.gameId))])
-    .select('g.id', 'g.vendor_id', 'g.total_slots', 'g.single_slot_price_paise', 'v.timezone', 'v.opening_days', 's.id as slot_id', 's.start_time')
-    .forShare('g');
+    .select('g.id', 'g.vendor_id', 'g.single_slot_price_paise', 'v.timezone', 'v.opening_days', 's.id as slot_id', 's.start_time');
   const gameById = new Map(rows.map((g) => [g.id, g]));
   const slotById = new Map(rows.filter((r) => r.slot_id !== null).map((r) => [r.slot_id!, { game_id: r.id, start_time: r.start_time! }]));
 
