@@ -8,11 +8,11 @@ import {
   assertInventoryMatches, availableUnits, bookingCafe, bookingRow, eventually, postHold, useWorkers,
 } from '../helpers/bookings';
 
-// The sweeper (SPEC §2, §6): a worker whose holds last one second and whose sweeper runs every
+// The sweeper (SPEC §2, §6): a worker whose holds last two seconds and whose sweeper runs every
 // 200 ms. The TTL is the worker's setting — the API computes nothing about it — so the 201 answer
 // itself shows the short expiry.
 
-const TTL_SECONDS = 1;
+const TTL_SECONDS = 2; // short, yet long enough for a test to act on a hold before it expires
 useWorkers(test, 1, { HOLD_TTL_SECONDS: String(TTL_SECONDS), SWEEP_INTERVAL_MS: '200' });
 
 const statusOf = async (id: number) => (await bookingRow(id))!.status;
@@ -29,7 +29,7 @@ test('an unconfirmed hold expires: verification_failed within a few seconds, its
   const id = response.body.bookings[0].booking_id;
   assert.is(await availableUnits(slot.id, cafe.date), 1);
 
-  await eventually(async () => (await statusOf(id)) === 'verification_failed', `booking ${id} to expire`, 6000);
+  await eventually(async () => (await statusOf(id)) === 'verification_failed', `booking ${id} to expire`, 8000);
   assert.ok(Date.now() >= expires, 'released before its time');
   assert.is(await availableUnits(slot.id, cafe.date), 2);
   const view = await api('GET', `/bookings/${id}`, { token: cafe.token });
@@ -51,7 +51,7 @@ test('a hold confirmed before it expires is left alone by the sweeper, while its
   // expiry time is left as it was, so only the status protects it.
   await db('bookings').where({ id: confirmed, status: 'pending_verified' }).update({ status: 'confirmed' });
 
-  await eventually(async () => (await statusOf(sibling)) === 'verification_failed', `booking ${sibling} to expire`, 6000);
+  await eventually(async () => (await statusOf(sibling)) === 'verification_failed', `booking ${sibling} to expire`, 8000);
   // Give the sweeper a few more rounds to (wrongly) pick up the confirmed one.
   await new Promise((resolve) => setTimeout(resolve, 600));
   assert.is(await statusOf(confirmed), 'confirmed');
@@ -73,7 +73,7 @@ test('an expiry release that was queued before the hold got confirmed changes no
   // A job id of its own, so it cannot collide with a real sweep of this booking.
   const job = await queue.add('release', { requests: [{ requestId: expiryJobId(id), actor: null, bookingIds: [id] }] },
     { ...bookingJobOptions, jobId: `${expiryJobId(id)}-late` });
-  const answer = await eventually(async () => (await job.isCompleted()) && (await queue.getJob(job.id!))!.returnvalue, 'the late release to run', 6000);
+  const answer = await eventually(async () => (await job.isCompleted()) && (await queue.getJob(job.id!))!.returnvalue, 'the late release to run', 8000);
   assert.equal(answer[0], { status: 200, body: { message: 'Expired holds released', booking_ids: [] } });
   assert.is(await statusOf(id), 'confirmed');
   assert.is(await availableUnits(cafe.slots[12].id, cafe.date), 1);
