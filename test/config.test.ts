@@ -1,0 +1,38 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ConfigError, parseConfig } from '../src/config';
+
+const valid = {
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/hfg',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  JWT_SECRET: 'a-secret-that-is-long-enough',
+  RAZORPAY_KEY_ID: 'rzp_test',
+  RAZORPAY_KEY_SECRET: 'secret',
+  RAZORPAY_WEBHOOK_SECRET: 'webhook-secret',
+  ADMIN_USER: 'admin',
+  ADMIN_PASSWORD: 'admin-password',
+};
+
+test('defaults of SPEC §11 apply when only the required variables are set', () => {
+  const config = parseConfig(valid);
+  assert.equal(
+    [config.port, config.realtimePort, config.holdTtlSeconds, config.sweepIntervalMs, config.bookingPartitions, config.syncWaitMs,
+      config.maxSlotsPerBooking, config.maxPendingHoldsPerUser, config.cancellationCutoffMinutes, config.redisKeyPrefix, config.razorpayApiBase],
+    [3000, 3001, 360, 15000, 8, 5000, 12, 12, 60, 'hfg', 'https://api.razorpay.com'],
+  );
+});
+
+test('one message names every missing or malformed variable', () => {
+  try {
+    parseConfig({ ...valid, DATABASE_URL: 'mysql://x', JWT_SECRET: 'short', BOOKING_PARTITIONS: 'eight', PORT: '70000', REDIS_URL: undefined, REDIS_KEY_PREFIX: '{hfg}' });
+    assert.unreachable('should have thrown');
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['DATABASE_URL', 'JWT_SECRET', 'BOOKING_PARTITIONS', 'PORT', 'REDIS_URL is required', 'REDIS_KEY_PREFIX']) {
+      assert.match(message, name);
+    }
+  }
+});
+
+test.run();
