@@ -5,8 +5,8 @@ import { createApp } from '../src/http/app';
 import { createRouter } from '../src/http/context';
 import { holdFromRequest } from '../src/http/routes/bookings';
 import { createKnex, db } from '../src/db/knex';
-import { applyHolds, configuredHoldLimits } from '../src/db/holds';
-import { publishEvents } from '../src/workers/publish-events';
+import { runBookingTransaction } from '../src/workers/booking';
+import { relayAfterCommit } from '../src/workers/relay';
 import { closeClientRedis } from '../src/jobs/connection';
 import { closePublisher } from '../src/realtime/publish';
 
@@ -16,15 +16,15 @@ import { closePublisher } from '../src/realtime/publish';
 // transactions contending for the same rows. Never part of the product.
 
 // As many connections as requests in flight, like the bare run, so the pool is not what limits it.
-const holdsDb = createKnex(config.databaseUrl, Number(process.env.BENCH_SYNC_POOL ?? 40));
+const holdsDb = createKnex(config.databaseUrl, { poolMax: Number(process.env.BENCH_SYNC_POOL ?? 40) });
 
 const benchRouter = createRouter();
 benchRouter.post('/bench/sync-hold', async (ctx) => {
   // The same parsing, validation and authorization as POST /bookings.
   const request = { requestId: randomUUID(), ...holdFromRequest(ctx).hold };
-  const { outcomes, events } = await holdsDb.transaction((trx) => applyHolds(trx, [request], configuredHoldLimits(), { mayHaveRun: false }));
-  // As the worker does: events only after the commit.
-  publishEvents(events);
+  // The worker's own transaction (ledger, holds, outbox), and its relay after the commit.
+  const { outcomes, messages } = await runBookingTransaction('hold', [request], { endpoint: 'POST /bookings', jobIdOf: () => `sync.${request.requestId}.0` }, holdsDb);
+  relayAfterCommit(messages);
   ctx.status = outcomes[0].status;
   ctx.body = outcomes[0].body;
 });

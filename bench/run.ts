@@ -117,7 +117,7 @@ async function runPath(path: PathName, prepare: Preparer, set: FixtureSet, rows:
 }
 
 async function runBare(set: FixtureSet, gamers: Gamers, rows: Row[]): Promise<PathResult> {
-  const pool: Knex = createKnex(config.databaseUrl, CONCURRENCY + 8);
+  const pool: Knex = createKnex(config.databaseUrl, { poolMax: CONCURRENCY + 8 });
   const prepare: Preparer = (pick) => () => {
     const { gameId, bookDate, slotId } = pick();
     const userId = gamers.take();
@@ -127,7 +127,7 @@ async function runBare(set: FixtureSet, gamers: Gamers, rows: Row[]): Promise<Pa
       userId, gameId, bookDate, slotIds: [slotId],
     };
     return async () => {
-      const { outcomes } = await pool.transaction((trx) => applyHolds(trx, [request], limits, { mayHaveRun: false }));
+      const { outcomes } = await pool.transaction((trx) => applyHolds(trx, [request], limits));
       return outcomes[0].status === 201 ? OK : `${outcomes[0].status} ${(outcomes[0].body as { code?: string }).code ?? ''}`;
     };
   };

@@ -1,5 +1,8 @@
 // `npm run migrate` applies every migration; `npm run migrate -- --down` rolls them all back.
-import { db } from '../src/db/knex';
+import { createKnex } from '../src/db/knex';
+
+// Migrations may rewrite big tables: no statement or lock timeout here.
+const db = createKnex(undefined, { boundedWaits: false });
 
 async function main(): Promise<void> {
   if (process.argv.includes('--down')) {

@@ -17,6 +17,8 @@ export interface Config {
   syncWaitMs: number;
   maxSlotsPerBooking: number;
   maxPendingHoldsPerUser: number;
+  /** How far ahead, in days in the cafe's zone, a slot may be held. */
+  maxDaysAhead: number;
   cancellationCutoffMinutes: number;
   adminUser: string;
   adminPassword: string;
@@ -24,6 +26,10 @@ export interface Config {
   logLevel: string;
   /** How long a worker's claim on a job lasts before another worker may take it over (crash recovery). */
   jobLockMs: number;
+  /** Bounded waits on every PostgreSQL connection (SPEC §2): a lock wait, an idle open transaction, a statement. */
+  dbLockTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
+  dbStatementTimeoutMs: number;
   /** Names the process in every log line (the Procfile runner and tests set it). */
   processName: string;
   /** When set, booking workers append each job's start and end to this file (tests, diagnosis). */
@@ -89,12 +95,16 @@ export function parseConfig(env: Env): Config {
     syncWaitMs: integer('SYNC_WAIT_MS', 5000, 0, 60000),
     maxSlotsPerBooking: integer('MAX_SLOTS_PER_BOOKING', 12, 1, 1000),
     maxPendingHoldsPerUser: integer('MAX_PENDING_HOLDS_PER_USER', 12, 1, 100000),
+    maxDaysAhead: integer('MAX_DAYS_AHEAD', 90, 0, 3650),
     cancellationCutoffMinutes: integer('CANCELLATION_CUTOFF_MINUTES', 60, 0, 100000),
     adminUser: text('ADMIN_USER'),
     adminPassword: text('ADMIN_PASSWORD', undefined, 8),
     redisKeyPrefix: text('REDIS_KEY_PREFIX', 'hfg'),
     logLevel: text('LOG_LEVEL', 'info'),
     jobLockMs: integer('JOB_LOCK_MS', 30000, 500, 600000),
+    dbLockTimeoutMs: integer('DB_LOCK_TIMEOUT_MS', 3000, 50, 600000),
+    dbIdleInTransactionTimeoutMs: integer('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10000, 100, 3600000),
+    dbStatementTimeoutMs: integer('DB_STATEMENT_TIMEOUT_MS', 15000, 100, 3600000),
     processName: env.HFG_PROCESS || 'hfg',
     bookingTraceFile: env.BOOKING_TRACE_FILE || null,
   };

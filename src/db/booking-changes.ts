@@ -1,33 +1,21 @@
 import { Transaction } from './knex';
 import { CancelRequest, MoveRequest, Outcome, ReleaseRequest, slotUnavailable } from '../domain/booking-types';
-import { bookingDay, hasStarted } from '../domain/slot-availability';
+import { bookingDay, canHold, hasStarted } from '../domain/slot-availability';
 import { canTransition, LIVE_STATUSES } from '../domain/booking-status';
 import { Conflict, NotFound } from '../errors';
 import { BookingStatus } from './models';
 import { canSee } from './booking-views';
 import { applyInventory, BookingEvent, bookingUpdated, lockInventory, slotPending, slotReleased } from './inventory';
+import { LockedBooking, lockBookings } from './locks';
 
 // Cancel, release and move: each one transaction of conditional updates, run by the booking
-// worker of the booking's slot key. Lock order everywhere: bookings, then users, then inventory.
+// worker of the booking's slot key, in the lock order of src/db/locks.ts: bookings, then
+// inventory; every decision from reads made after those locks. A request run twice is answered
+// from the request ledger before any of this runs (src/db/request-ledger.ts).
 
 export interface ChangeResult {
   outcome: Outcome;
   events: BookingEvent[];
-}
-
-interface LockedBooking {
-  id: number;
-  user_id: number;
-  vendor_id: number;
-  game_id: number;
-  slot_id: number;
-  book_date: string;
-  status: BookingStatus;
-  hold_expires_at: Date | null;
-  last_change_request_id: string | null;
-  start_time: string;
-  timezone: string;
-  opening_days: string[];
 }
 
 function result(outcome: Outcome, events: BookingEvent[] = []): ChangeResult {
@@ -38,22 +26,12 @@ function result(outcome: Outcome, events: BookingEvent[] = []): ChangeResult {
 const notFound = () => result({ status: 404, body: new NotFound('Booking').toBody() });
 const invalidState = (message: string, details?: unknown) => result({ status: 409, body: new Conflict('invalid_state', message, details).toBody() });
 
-async function lockBookings(trx: Transaction, ids: number[]): Promise<LockedBooking[]> {
-  return trx('bookings as b')
-    .join('slots as s', 's.id', 'b.slot_id')
-    .join('vendors as v', 'v.id', 'b.vendor_id')
-    .whereIn('b.id', ids)
-    .orderBy('b.id')
-    .forUpdate('b')
-    .select('b.id', 'b.user_id', 'b.vendor_id', 'b.game_id', 'b.slot_id', 'b.book_date', 'b.status', 'b.hold_expires_at', 'b.last_change_request_id', 's.start_time', 'v.timezone', 'v.opening_days');
-}
-
 /** Moves bookings to `to` and gives their units back, guarded by their current status. */
-async function endBookings(trx: Transaction, bookings: LockedBooking[], to: BookingStatus, requestId: string): Promise<BookingEvent[]> {
+async function endBookings(trx: Transaction, bookings: LockedBooking[], to: BookingStatus): Promise<BookingEvent[]> {
   for (const booking of bookings) {
     const changed = await trx('bookings')
       .where({ id: booking.id, status: booking.status })
-      .update({ status: to, last_change_request_id: requestId, updated_at: trx.fn.now() });
+      .update({ status: to, updated_at: trx.fn.now() });
     if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
   }
   const inventory = await lockInventory(trx, bookings.map((b) => ({ slotId: b.slot_id, bookDate: b.book_date })));
@@ -66,14 +44,13 @@ export async function cancelBooking(trx: Transaction, request: CancelRequest, no
   const [booking] = await lockBookings(trx, [request.bookingId]);
   if (!booking || !canSee(request.actor, booking)) return notFound();
   const cancelled = { status: 200, body: { message: 'Booking canceled successfully' } };
-  if (booking.last_change_request_id === request.requestId) return result(cancelled); // this job, run again
   if (!canTransition(booking.status, 'cancelled')) {
     return invalidState(`A ${booking.status} booking cannot be cancelled`, { status: booking.status });
   }
   if (hasStarted(bookingDay(booking, booking.book_date, now), booking.start_time)) {
     return invalidState('The slot has already started');
   }
-  return result(cancelled, await endBookings(trx, [booking], 'cancelled', request.requestId));
+  return result(cancelled, await endBookings(trx, [booking], 'cancelled'));
 }
 
 /**
@@ -81,26 +58,24 @@ export async function cancelBooking(trx: Transaction, request: CancelRequest, no
  * A user's release is all or nothing; the sweeper skips bookings that were confirmed, cancelled
  * or extended meanwhile, which makes a repeated expiry job change nothing.
  */
-export async function releaseHolds(trx: Transaction, request: ReleaseRequest, now: Date = new Date()): Promise<ChangeResult> {
+export async function releaseHolds(trx: Transaction, request: ReleaseRequest): Promise<ChangeResult> {
   const bookings = await lockBookings(trx, request.bookingIds);
   const actor = request.actor;
-  const releasedBefore = bookings.filter((b) => b.last_change_request_id === request.requestId);
   if (actor === null) {
-    const expired = bookings.filter((b) => b.status === 'pending_verified' && b.hold_expires_at !== null && b.hold_expires_at <= now);
-    const events = expired.length ? await endBookings(trx, expired, 'verification_failed', request.requestId) : [];
-    const released = [...releasedBefore, ...expired].map((b) => b.id);
-    return result({ status: 200, body: { message: 'Expired holds released', booking_ids: released } }, events);
+    // The database's clock decides, read after the lock: a hold extended or confirmed meanwhile stays.
+    const expired = bookings.filter((b) => b.status === 'pending_verified' && b.expired);
+    const events = expired.length ? await endBookings(trx, expired, 'verification_failed') : [];
+    return result({ status: 200, body: { message: 'Expired holds released', booking_ids: expired.map((b) => b.id) } }, events);
   }
   const found = new Map(bookings.filter((b) => canSee(actor, b)).map((b) => [b.id, b]));
   const missing = request.bookingIds.filter((id) => !found.has(id));
   if (missing.length) return notFound();
   const released = { status: 200, body: { message: 'Slots released', booking_ids: bookings.map((b) => b.id) } };
-  if (releasedBefore.length === bookings.length) return result(released); // this job, run again
   const notHeld = bookings.filter((b) => b.status !== 'pending_verified');
   if (notHeld.length) {
     return invalidState('Only pending holds can be released', { booking_ids: notHeld.map((b) => b.id) });
   }
-  return result(released, await endBookings(trx, bookings, 'cancelled', request.requestId));
+  return result(released, await endBookings(trx, bookings, 'cancelled'));
 }
 
 /**
@@ -108,11 +83,10 @@ export async function releaseHolds(trx: Transaction, request: ReleaseRequest, no
  * is given back only because the new one was taken. The job runs in the target key's partition;
  * a move to another date also locks the source key's inventory row, in the global lock order.
  */
-export async function moveBooking(trx: Transaction, request: MoveRequest, now: Date = new Date()): Promise<ChangeResult> {
+export async function moveBooking(trx: Transaction, request: MoveRequest, maxDaysAhead: number, now: Date = new Date()): Promise<ChangeResult> {
   const [booking] = await lockBookings(trx, [request.bookingId]);
   if (!booking || !canSee(request.actor, booking)) return notFound();
   const moved = { status: 200, body: { message: 'Booking moved', booking_id: booking.id, slot_id: request.slotId, book_date: request.bookDate, status: booking.status } };
-  if (booking.last_change_request_id === request.requestId) return result(moved); // this job, run again
   if (!LIVE_STATUSES.includes(booking.status)) {
     return invalidState(`A ${booking.status} booking cannot be moved`, { status: booking.status });
   }
@@ -121,8 +95,7 @@ export async function moveBooking(trx: Transaction, request: MoveRequest, now: D
     return invalidState('The booked slot has already started');
   }
   const target = await trx('slots').where({ id: request.slotId, game_id: booking.game_id }).first('id', 'start_time');
-  const day = bookingDay(booking, request.bookDate, now);
-  if (!target || !day.open || hasStarted(day, target.start_time)) return result(slotUnavailable([request.slotId]));
+  if (!target || !canHold(bookingDay(booking, request.bookDate, now), target.start_time, maxDaysAhead)) return result(slotUnavailable([request.slotId]));
   const inventory = await lockInventory(trx, [
     { slotId: booking.slot_id, bookDate: booking.book_date },
     { slotId: request.slotId, bookDate: request.bookDate },
@@ -133,7 +106,7 @@ export async function moveBooking(trx: Transaction, request: MoveRequest, now: D
   await applyInventory(trx, [taken, given]);
   const changed = await trx('bookings')
     .where({ id: booking.id, status: booking.status, slot_id: booking.slot_id, book_date: booking.book_date })
-    .update({ slot_id: request.slotId, book_date: request.bookDate, last_change_request_id: request.requestId, updated_at: trx.fn.now() });
+    .update({ slot_id: request.slotId, book_date: request.bookDate, updated_at: trx.fn.now() });
   if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
   const after = { ...booking, slot_id: request.slotId, book_date: request.bookDate };
   return result(moved, [slotReleased(booking, given.availableAfter), slotPending(after, taken.availableAfter), bookingUpdated(after, booking.status)]);

@@ -1,27 +1,29 @@
 import { config } from '../config';
 import { Transaction } from './knex';
-import { HoldRequest, Outcome, slotUnavailable } from '../domain/booking-types';
-import { bookingDay, hasStarted } from '../domain/slot-availability';
+import { Actor, HoldRequest, Outcome, slotUnavailable } from '../domain/booking-types';
+import { bookingDay, canHold } from '../domain/slot-availability';
 import { Conflict, Forbidden, NotFound } from '../errors';
-import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventory, slotPending } from './inventory';
-import { claimIdempotency, storeIdempotentAnswer } from './idempotency';
+import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventory, LockedInventory, slotPending } from './inventory';
+import { lockUsers } from './locks';
+import { customersAmong } from './customers';
 
 // Holds: all or nothing per request, any number of requests in one transaction. The booking
 // worker passes every hold it has waiting for one partition, so a hot slot pays for one
 // transaction per batch instead of one per request, while the partition still runs one job at a
-// time. Requests are decided in arrival order against the locked inventory, exactly as if they
-// had run one after another.
-
-const BOOKING_COLUMNS = ['user_id', 'vendor_id', 'game_id', 'slot_id', 'book_date', 'status', 'price_paise', 'hold_expires_at', 'hold_request_id'];
+// time. Requests are decided in arrival order against the locked inventory and the users' holds
+// counted after their locks, exactly as if they had run one after another. The request ledger
+// (runLedgered, called by the worker) has already set aside requests answered before.
 
 export interface HoldLimits {
   holdTtlSeconds: number;
   maxPendingHoldsPerUser: number;
+  maxDaysAhead: number;
 }
 
 export const configuredHoldLimits = (): HoldLimits => ({
   holdTtlSeconds: config.holdTtlSeconds,
   maxPendingHoldsPerUser: config.maxPendingHoldsPerUser,
+  maxDaysAhead: config.maxDaysAhead,
 });
 
 export interface HoldBatchResult {
@@ -37,12 +39,17 @@ interface GameRow {
   opening_days: string[];
 }
 
-interface ExistingBooking {
-  id: number;
-  slot_id: number;
-  hold_request_id: string;
-  hold_expires_at: Date;
+interface Catalog {
+  games: Map<number, GameRow>;
+  slots: Map<number, { game_id: number; start_time: string }>;
 }
+
+/** The cafe whose allowance a hold counts against: the cafe that made it for its customer, or none. */
+function heldByVendor(actor: Actor, userId: number): number | null {
+  return actor.role === 'vendor' && actor.userId !== userId ? actor.vendorId : null;
+}
+
+const allowanceKey = (userId: number, vendorId: number | null) => `${userId}:${vendorId ?? ''}`;
 
 function frozenAnswer(bookings: Array<{ slot_id: number; booking_id: number }>, holdExpiresAt: Date): Outcome {
   return {
@@ -51,170 +58,163 @@ function frozenAnswer(bookings: Array<{ slot_id: number; booking_id: number }>, 
   };
 }
 
-function frozenAgain(done: ExistingBooking[] | undefined): Outcome | null {
-  if (!done) return null;
-  const bookings = [...done].sort((a, b) => a.id - b.id).map((b) => ({ slot_id: b.slot_id, booking_id: b.id }));
-  return frozenAnswer(bookings, done[0].hold_expires_at);
-}
-
-/**
- * `mayHaveRun`: false only when BullMQ says this is the job's first start; otherwise the job may
- * have committed before (a crashed worker, a retry), and its bookings are looked for first.
- */
-export async function applyHolds(
-  trx: Transaction,
-  requests: HoldRequest[],
-  limits: HoldLimits,
-  options: { now?: Date; mayHaveRun?: boolean } = {},
-): Promise<HoldBatchResult> {
-  const { now = new Date(), mayHaveRun = true } = options;
-  const outcomes: Array<Outcome | undefined> = new Array(requests.length);
-
-  // A job that runs twice (BullMQ is at-least-once) finds the bookings it made the first time.
-  const existing: ExistingBooking[] = !mayHaveRun ? [] : await trx('bookings')
-    .whereIn('hold_request_id', requests.map((r) => r.requestId))
-    .select('id', 'slot_id', 'hold_request_id', 'hold_expires_at');
-  const existingByRequest = new Map<string, ExistingBooking[]>();
-  for (const booking of existing) {
-    existingByRequest.set(booking.hold_request_id, [...(existingByRequest.get(booking.hold_request_id) ?? []), booking]);
-  }
-  const open: number[] = [];
-  // A retry that reached the same batch as its first attempt shares the first attempt's answer.
-  const firstIndexOf = new Map<string, number>();
-  const repeats: Array<[number, number]> = [];
-  for (const [index, request] of requests.entries()) {
-    const first = firstIndexOf.get(request.requestId);
-    if (first !== undefined) {
-      repeats.push([index, first]);
-      continue;
-    }
-    firstIndexOf.set(request.requestId, index);
-    // A keyed request's first answer (or a different body under the same key) is in its
-    // idempotency record, scoped like the API scopes it: to the caller, not the customer held
-    // for. An unkeyed request has a fresh request id, so its bookings tell.
-    const earlier = request.idempotency
-      ? await claimIdempotency(trx, request.actor.userId, request.idempotency, request.requestId)
-      : frozenAgain(existingByRequest.get(request.requestId));
-    if (earlier) outcomes[index] = earlier;
-    else open.push(index);
-  }
-  const finish = (events: BookingEvent[]): HoldBatchResult => {
-    for (const [index, first] of repeats) outcomes[index] = outcomes[first];
-    return { outcomes: outcomes as Outcome[], events };
-  };
-  if (open.length === 0) return finish([]);
-  const pending = open.map((index) => requests[index]);
-
-  // One read for the games, their cafes and the requested slots that belong to them. (Capacity
-  // comes from the locked inventory rows: see lockInventory.)
+/** One read for the games, their cafes and the requested slots that belong to them (no lock needed: capacity comes from the locked inventory). */
+async function readCatalog(trx: Transaction, requests: HoldRequest[]): Promise<Catalog> {
   const rows: Array<GameRow & { slot_id: number | null; start_time: string | null }> = await trx('games as g')
     .join('vendors as v', 'v.id', 'g.vendor_id')
     .leftJoin('slots as s', (join) => {
-      join.on('s.game_id', 'g.id').onIn('s.id', [...new Set(pending.flatMap((r) => r.slotIds))]);
+      join.on('s.game_id', 'g.id').onIn('s.id', [...new Set(requests.flatMap((r) => r.slotIds))]);
     })
-    .whereIn('g.id', [...new Set(pending.map((r) => r.gameId))])
+    .whereIn('g.id', [...new Set(requests.map((r) => r.gameId))])
     .select('g.id', 'g.vendor_id', 'g.single_slot_price_paise', 'v.timezone', 'v.opening_days', 's.id as slot_id', 's.start_time');
-  const gameById = new Map(rows.map((g) => [g.id, g]));
-  const slotById = new Map(rows.filter((r) => r.slot_id !== null).map((r) => [r.slot_id!, { game_id: r.id, start_time: r.start_time! }]));
-
-  // Locking the users serialises one user's holds across partitions, so the pending-hold limit
-  // holds even when one user holds two games at once. Users before inventory, always in id order.
-  const userRows: Array<{ id: number; pending: number }> = (await trx.raw(
-    `SELECT u.id,
-            (SELECT count(*) FROM bookings b
-              WHERE b.user_id = u.id AND b.status = 'pending_verified' AND b.hold_expires_at > ?)::int AS pending
-       FROM users u WHERE u.id = ANY(?::int[]) ORDER BY u.id FOR UPDATE OF u`,
-    [now, [...new Set(pending.map((r) => r.userId))]],
-  )).rows;
-  const pendingByUser = new Map(userRows.map((u) => [u.id, u.pending]));
-
-  // First what needs no inventory: a request refused here for its game, cafe or user neither
-  // creates nor locks inventory rows. Closed, past and foreign slots are noted, not yet answered,
-  // so that the answer names every slot that cannot be held, full ones included.
-  const closed = new Map<number, number[]>();
-  const refuse = (request: HoldRequest): Outcome | null => {
-    const game = gameById.get(request.gameId);
-    if (!game) return { status: 404, body: new NotFound('Game').toBody() };
-    if (request.actor.role === 'vendor' && request.actor.vendorId !== game.vendor_id) {
-      return { status: 403, body: new Forbidden('A cafe may hold slots only at its own cafe').toBody() };
-    }
-    if (!pendingByUser.has(request.userId)) return { status: 404, body: new NotFound('User').toBody() };
-    return null;
+  return {
+    games: new Map(rows.map((g) => [g.id, g])),
+    slots: new Map(rows.filter((r) => r.slot_id !== null).map((r) => [r.slot_id!, { game_id: r.id, start_time: r.start_time! }])),
   };
-  const candidates = open.filter((index) => {
-    const request = requests[index];
-    outcomes[index] = refuse(request) ?? undefined;
-    if (outcomes[index]) return false;
-    const day = bookingDay(gameById.get(request.gameId)!, request.bookDate, now);
-    closed.set(index, request.slotIds.filter((slotId) => {
-      const slot = slotById.get(slotId);
-      return !slot || slot.game_id !== request.gameId || !day.open || hasStarted(day, slot.start_time);
-    }));
-    return true;
+}
+
+/** Pending holds per allowance (the user's own, or one cafe's for that user), counted after the users' locks. */
+async function countPendingHolds(trx: Transaction, userIds: number[], now: Date): Promise<Map<string, number>> {
+  const rows: Array<{ user_id: number; held_by_vendor_id: number | null; pending: number }> = (await trx.raw(
+    `SELECT user_id, held_by_vendor_id, count(*)::int AS pending FROM bookings
+      WHERE user_id = ANY(?::int[]) AND status = 'pending_verified' AND hold_expires_at > ?
+      GROUP BY user_id, held_by_vendor_id`,
+    [userIds, now],
+  )).rows;
+  return new Map(rows.map((row) => [allowanceKey(row.user_id, row.held_by_vendor_id), row.pending]));
+}
+
+export async function applyHolds(trx: Transaction, requests: HoldRequest[], limits: HoldLimits, now: Date = new Date()): Promise<HoldBatchResult> {
+  const outcomes: Array<Outcome | undefined> = new Array(requests.length);
+  const catalog = await readCatalog(trx, requests);
+
+  // Refuse what needs no lock: a request refused for its game or cafe neither locks nor creates
+  // inventory rows.
+  const forCafes = requests.filter((r) => r.actor.role === 'vendor' && heldByVendor(r.actor, r.userId) !== null);
+  // SPEC §4: a cafe holds only for its own customers, so it can never read a stranger's contact
+  // details through a booking it made.
+  const customers = await customersAmong(trx, forCafes.map((r) => ({ vendorId: r.actor.vendorId!, userId: r.userId })));
+  requests.forEach((request, index) => {
+    const game = catalog.games.get(request.gameId);
+    if (!game) outcomes[index] = { status: 404, body: new NotFound('Game').toBody() };
+    else if (request.actor.role === 'vendor' && request.actor.vendorId !== game.vendor_id) {
+      outcomes[index] = { status: 403, body: new Forbidden('A cafe may hold slots only at its own cafe').toBody() };
+    } else if (heldByVendor(request.actor, request.userId) !== null && !customers.has(`${game.vendor_id}:${request.userId}`)) {
+      outcomes[index] = { status: 403, body: new Forbidden('A cafe may hold slots only for its own customers').toBody() };
+    }
   });
+
+  // Lock: users first (their holds across every partition), then inventory; then read.
+  const existingUsers = await lockUsers(trx, requests.filter((_, i) => !outcomes[i]).map((r) => r.userId));
+  requests.forEach((request, index) => {
+    if (!outcomes[index] && !existingUsers.has(request.userId)) outcomes[index] = { status: 404, body: new NotFound('User').toBody() };
+  });
+  const pendingHolds = await countPendingHolds(trx, [...existingUsers], now);
+  // Closed, past, too far ahead and foreign slots are noted, not yet answered, so that the answer
+  // names every slot that cannot be held, full ones included.
+  const unholdable = requests.map((request) => {
+    const game = catalog.games.get(request.gameId);
+    if (!game) return [];
+    const day = bookingDay(game, request.bookDate, now);
+    return request.slotIds.filter((slotId) => {
+      const slot = catalog.slots.get(slotId);
+      return !slot || slot.game_id !== request.gameId || !canHold(day, slot.start_time, limits.maxDaysAhead);
+    });
+  });
+  const candidates = requests.map((_, index) => index).filter((index) => !outcomes[index]);
   const inventory = await lockInventory(trx, candidates.flatMap((index) => requests[index].slotIds
-    .filter((slotId) => !closed.get(index)!.includes(slotId))
+    .filter((slotId) => !unholdable[index].includes(slotId))
     .map((slotId) => ({ slotId, bookDate: requests[index].bookDate }))));
 
-  // Then, in arrival order, what the locked inventory and the users' pending holds allow.
+  // Decide, in arrival order.
   const holdExpiresAt = new Date(now.getTime() + limits.holdTtlSeconds * 1000);
-  const taken: InventoryChange[] = [];
-  const newBookings: Array<{ index: number; row: Record<string, unknown> }> = [];
+  const taken: Array<{ index: number; change: InventoryChange; row: NewBooking }> = [];
   for (const index of candidates) {
     const request = requests[index];
-    const refused = request.slotIds.filter((slotId) => closed.get(index)!.includes(slotId) || inventory.available(slotId, request.bookDate) < 1);
-    if (refused.length > 0) {
-      outcomes[index] = slotUnavailable(refused);
+    const refusal = decide(request, unholdable[index], inventory, pendingHolds, limits);
+    if (refusal) {
+      outcomes[index] = refusal;
       continue;
     }
-    const pendingHolds = pendingByUser.get(request.userId)!;
-    if (pendingHolds + request.slotIds.length > limits.maxPendingHoldsPerUser) {
-      outcomes[index] = {
-        status: 409,
-        body: new Conflict('hold_limit', `At most ${limits.maxPendingHoldsPerUser} pending holds per user`, {
-          pending_holds: pendingHolds, max_pending_holds: limits.maxPendingHoldsPerUser,
-        }).toBody(),
-      };
-      continue;
-    }
-    pendingByUser.set(request.userId, pendingHolds + request.slotIds.length);
-    const game = gameById.get(request.gameId)!;
+    const game = catalog.games.get(request.gameId)!;
     for (const slotId of request.slotIds) {
-      taken.push(inventory.take(slotId, request.bookDate));
-      newBookings.push({
+      taken.push({
         index,
+        change: inventory.take(slotId, request.bookDate),
         row: {
-          user_id: request.userId, vendor_id: game.vendor_id, game_id: game.id, slot_id: slotId,
-          book_date: request.bookDate, status: 'pending_verified', price_paise: game.single_slot_price_paise,
-          hold_expires_at: holdExpiresAt, hold_request_id: request.requestId,
+          user_id: request.userId, vendor_id: game.vendor_id, game_id: game.id, slot_id: slotId, book_date: request.bookDate,
+          status: 'pending_verified', price_paise: game.single_slot_price_paise, hold_expires_at: holdExpiresAt.toISOString(),
+          held_by_vendor_id: heldByVendor(request.actor, request.userId),
         },
       });
     }
   }
 
+  // Write, and answer.
   const events: BookingEvent[] = [];
-  if (newBookings.length > 0) {
-    const inserted: Array<{ id: number; slot_id: number; hold_request_id: string; user_id: number; vendor_id: number; game_id: number; book_date: string }> =
-      await applyInventory(trx, taken, {
-        sql: `INSERT INTO bookings (${BOOKING_COLUMNS.join(', ')})
-              SELECT ${BOOKING_COLUMNS.map((c) => `b.${c}`).join(', ')} FROM json_populate_recordset(NULL::bookings, ?::json) AS b
-              RETURNING id, slot_id, hold_request_id, user_id, vendor_id, game_id, book_date`,
-        bindings: [JSON.stringify(newBookings.map((b) => b.row))],
-      });
-    const insertedByRequest = new Map<string, typeof inserted>();
-    for (const row of inserted) insertedByRequest.set(row.hold_request_id, [...(insertedByRequest.get(row.hold_request_id) ?? []), row]);
-    for (const index of new Set(newBookings.map((b) => b.index))) {
-      const rows = insertedByRequest.get(requests[index].requestId)!;
-      outcomes[index] = frozenAnswer(rows.map((row) => ({ slot_id: row.slot_id, booking_id: row.id })), holdExpiresAt);
-    }
-    const availableAfter = new Map(newBookings.map((b, position) => [`${b.row.hold_request_id}:${b.row.slot_id}`, taken[position].availableAfter]));
-    for (const row of inserted) {
-      events.push(slotPending(row, availableAfter.get(`${row.hold_request_id}:${row.slot_id}`)!), bookingUpdated(row, 'pending_verified'));
-    }
+  if (taken.length > 0) {
+    const ids = await insertBookings(trx, taken.map((t) => t.row), taken.map((t) => t.change));
+    const byRequest = new Map<number, Array<{ slot_id: number; booking_id: number }>>();
+    taken.forEach(({ index, change, row }, position) => {
+      byRequest.set(index, [...(byRequest.get(index) ?? []), { slot_id: row.slot_id, booking_id: ids[position] }]);
+      const booking = { ...row, id: ids[position] };
+      events.push(slotPending(booking, change.availableAfter), bookingUpdated(booking, 'pending_verified'));
+    });
+    for (const [index, bookings] of byRequest) outcomes[index] = frozenAnswer(bookings, holdExpiresAt);
   }
-  for (const index of open) {
-    const request = requests[index];
-    if (request.idempotency) await storeIdempotentAnswer(trx, request.actor.userId, request.idempotency, outcomes[index]!);
+  return { outcomes: outcomes as Outcome[], events };
+}
+
+/** Why a request cannot be held against the locked inventory and the counted holds, or null (and its units counted). */
+function decide(request: HoldRequest, unholdable: number[], inventory: LockedInventory, pendingHolds: Map<string, number>, limits: HoldLimits): Outcome | null {
+  const refused = request.slotIds.filter((slotId) => unholdable.includes(slotId) || inventory.available(slotId, request.bookDate) < 1);
+  if (refused.length > 0) return slotUnavailable(refused);
+  const key = allowanceKey(request.userId, heldByVendor(request.actor, request.userId));
+  const pending = pendingHolds.get(key) ?? 0;
+  if (pending + request.slotIds.length > limits.maxPendingHoldsPerUser) {
+    return {
+      status: 409,
+      body: new Conflict('hold_limit', `At most ${limits.maxPendingHoldsPerUser} pending holds per user`, {
+        pending_holds: pending, max_pending_holds: limits.maxPendingHoldsPerUser,
+      }).toBody(),
+    };
   }
-  return finish(events);
+  pendingHolds.set(key, pending + request.slotIds.length);
+  return null;
+}
+
+interface NewBooking {
+  user_id: number;
+  vendor_id: number;
+  game_id: number;
+  slot_id: number;
+  book_date: string;
+  status: 'pending_verified';
+  price_paise: number;
+  hold_expires_at: string;
+  held_by_vendor_id: number | null;
+}
+
+const BOOKING_COLUMNS: Array<keyof NewBooking> = ['user_id', 'vendor_id', 'game_id', 'slot_id', 'book_date', 'status', 'price_paise', 'hold_expires_at', 'held_by_vendor_id'];
+
+/**
+ * Inserts the bookings and writes the inventory they take in one statement; returns the new ids
+ * in the order of `rows`. Bookings that look alike in every column are interchangeable, so ids
+ * are matched to rows by their columns.
+ */
+async function insertBookings(trx: Transaction, rows: NewBooking[], changes: InventoryChange[]): Promise<number[]> {
+  const inserted: Array<NewBooking & { id: number }> = await applyInventory(trx, changes, {
+    sql: `INSERT INTO bookings (${BOOKING_COLUMNS.join(', ')})
+          SELECT ${BOOKING_COLUMNS.map((c) => `b.${c}`).join(', ')} FROM json_populate_recordset(NULL::bookings, ?::json) AS b
+          RETURNING id, ${BOOKING_COLUMNS.join(', ')}`,
+    bindings: [JSON.stringify(rows)],
+  });
+  const signature = (row: NewBooking) => `${row.user_id}:${row.slot_id}:${row.book_date}:${row.held_by_vendor_id ?? ''}`;
+  const idsBySignature = new Map<string, number[]>();
+  for (const row of inserted) idsBySignature.set(signature(row), [...(idsBySignature.get(signature(row)) ?? []), row.id]);
+  return rows.map((row) => {
+    const id = idsBySignature.get(signature(row))?.shift();
+    if (id === undefined) throw new Error(`booking ${signature(row)} was not inserted`);
+    return id;
+  });
 }

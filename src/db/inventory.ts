@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { Transaction } from './knex';
 import { BookingStatus } from './models';
-import type { BookingUpdated, SlotPending, SlotReleased } from '../realtime/publish';
+import type { PublishedEvent } from '../realtime/publish';
 
 // slot_inventory is the only count of free units. Every change locks its rows in (slot_id,
 // book_date) order, the one order every booking transaction uses, so transactions that touch
@@ -102,10 +102,8 @@ export async function applyInventory(trx: Transaction, changes: InventoryChange[
   return returned;
 }
 
-export type BookingEvent =
-  | { kind: 'booking_updated'; payload: BookingUpdated }
-  | { kind: 'slot_pending'; payload: SlotPending }
-  | { kind: 'slot_released'; payload: SlotReleased };
+/** What a booking transaction tells clients; it leaves through the outbox (src/db/outbox.ts). */
+export type BookingEvent = PublishedEvent;
 
 export function bookingUpdated(
   booking: { id: number; user_id: number; vendor_id: number; game_id: number; slot_id: number; book_date: string },

@@ -10,11 +10,40 @@ types.setTypeParser(1082, (value: string) => value);
 // BIGINT ids and counts fit comfortably in a JS number for this product.
 types.setTypeParser(20, (value: string) => Number(value));
 
-export function createKnex(databaseUrl = config.databaseUrl, poolMax = 10): Knex {
+export interface PoolOptions {
+  poolMax?: number;
+  /** Bounded waits (SPEC §2); only migrations, which may rewrite big tables, go without. */
+  boundedWaits?: boolean;
+}
+
+/**
+ * Every wait is bounded, so one stuck transaction (a worker host that died or was cut off with a
+ * transaction open) cannot freeze a partition: a lock wait gives up after DB_LOCK_TIMEOUT_MS (a
+ * transient error, retried with backoff), the server ends a transaction left idle after
+ * DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, a statement after DB_STATEMENT_TIMEOUT_MS, and TCP
+ * keep-alive notices a peer that vanished. Set in the startup packet: no extra round trip.
+ */
+function sessionOptions(): string {
+  return [
+    `-c lock_timeout=${config.dbLockTimeoutMs}`,
+    `-c idle_in_transaction_session_timeout=${config.dbIdleInTransactionTimeoutMs}`,
+    `-c statement_timeout=${config.dbStatementTimeoutMs}`,
+  ].join(' ');
+}
+
+export function createKnex(databaseUrl = config.databaseUrl, options: PoolOptions = {}): Knex {
+  const { poolMax = 10, boundedWaits = true } = options;
   return knexFactory({
     client: 'pg',
-    connection: databaseUrl,
+    connection: {
+      connectionString: databaseUrl,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      ...(boundedWaits ? { options: sessionOptions() } : {}),
+    },
+    // A connection that cannot be had is a 503, not a request that hangs.
     pool: { min: 0, max: poolMax },
+    acquireConnectionTimeout: 10_000,
     migrations: {
       directory: path.join(__dirname, '..', '..', 'migrations'),
       loadExtensions: ['.ts', '.js'],

@@ -58,7 +58,7 @@ export class User extends Model {
   static tableName = 'users';
   id!: number;
   name!: string;
-  email!: string;
+  email!: string | null;
   phone!: string;
 }
 

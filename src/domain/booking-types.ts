@@ -30,7 +30,7 @@ interface Traced {
 }
 
 export interface HoldRequest extends Traced {
-  /** Stable across retries of one request; bookings.hold_request_id, so a re-run finds its work. */
+  /** Stable across re-runs of one request: its row in the request ledger. */
   requestId: string;
   actor: Actor;
   userId: number;

@@ -14,6 +14,8 @@ export interface BookingDay {
   date: string; // YYYY-MM-DD, a calendar day in the vendor's zone
   open: boolean;
   relation: DayRelation;
+  /** Days from the vendor's today to `date` (negative for the past). */
+  daysAhead: number;
   localTime: string; // HH:MM:SS now in the vendor's zone; only meaningful when relation is 'today'
 }
 
@@ -22,7 +24,8 @@ export function bookingDay(vendor: VendorCalendar, date: string, now: Date = new
   const local = localNow(vendor.timezone, now);
   // YYYY-MM-DD strings order like the days they name.
   const relation: DayRelation = date < local.date ? 'past' : date === local.date ? 'today' : 'future';
-  return { date, open: vendor.opening_days.includes(weekdayOf(date)), relation, localTime: local.time };
+  const daysAhead = Math.round((Date.parse(`${date}T00:00:00Z`) - Date.parse(`${local.date}T00:00:00Z`)) / 86_400_000);
+  return { date, open: vendor.opening_days.includes(weekdayOf(date)), relation, daysAhead, localTime: local.time };
 }
 
 /** The vendor's "today", as a booking day. */
@@ -41,8 +44,13 @@ export function hasStarted(day: BookingDay, startTime: string): boolean {
   return startTime <= day.localTime; // HH:MM:SS strings order like the times they name
 }
 
-export function isSlotBookable(day: BookingDay, startTime: string, availableUnits: number): boolean {
-  return day.open && availableUnits > 0 && !hasStarted(day, startTime);
+/** A slot that may be held on `day`, units permitting: open, not started, within the horizon (MAX_DAYS_AHEAD). */
+export function canHold(day: BookingDay, startTime: string, maxDaysAhead: number): boolean {
+  return day.open && !hasStarted(day, startTime) && day.daysAhead <= maxDaysAhead;
+}
+
+export function isSlotBookable(day: BookingDay, startTime: string, availableUnits: number, maxDaysAhead: number): boolean {
+  return availableUnits > 0 && canHold(day, startTime, maxDaysAhead);
 }
 
 export const UPCOMING_SLOT_LIMIT = 6;

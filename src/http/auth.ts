@@ -15,9 +15,12 @@ export interface AuthUser {
 
 const ROLES: Role[] = ['user', 'vendor', 'admin'];
 
+/** Ids are positive integers up to 2147483647 everywhere (SPEC §3), the tokens' too. */
+const MAX_ID = 2147483647;
+
 function positiveId(value: unknown): number | null {
-  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  return typeof number === 'number' && Number.isSafeInteger(number) && number > 0 ? number : null;
+  const number = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+  return typeof number === 'number' && Number.isInteger(number) && number > 0 && number <= MAX_ID ? number : null;
 }
 
 // Given a string, jsonwebtoken builds a key on every call, first by trying (and failing) to parse
@@ -43,6 +46,8 @@ export function verifyToken(token: string, secret = config.jwtSecret): AuthUser 
     throw new Unauthenticated(reason);
   }
   if (typeof claims === 'string') throw new Unauthenticated('Invalid token');
+  // A token that never expires is a token that can never be taken back (SPEC §4).
+  if (typeof claims.exp !== 'number') throw new Unauthenticated('Token without exp');
   const id = positiveId(claims.sub);
   const role = claims.role as Role;
   if (id === null || !ROLES.includes(role)) throw new Unauthenticated('Invalid token claims');

@@ -33,8 +33,10 @@ function toAppError(error: any): AppError | null {
     if (['22P02', '22007', '22008', '22003', '22001', '22021'].includes(error.code)) return new Invalid('Invalid value');
     // A deadlock or serialization failure: the transaction rolled back whole; the client may retry.
     if (['40P01', '40001'].includes(error.code)) return new Unavailable('The request collided with another; try again');
-    // zlib: a body whose Content-Encoding does not match its bytes.
-    if (error.code.startsWith('Z_')) return new AppError(400, 'invalid_json', 'Request body could not be decoded');
+    // A bounded wait ran out (lock_timeout, statement_timeout): transient, the client may retry.
+    if (['55P03', '57014'].includes(error.code)) return new Unavailable('The database is busy; try again');
+    // zlib and brotli: a body whose Content-Encoding does not match its bytes.
+    if (/^(Z_|ERR__ERROR_|ERR_BROTLI)/.test(error.code)) return new AppError(400, 'invalid_json', 'Request body could not be decoded');
     if (isConnectionError(error)) return new Unavailable('A backing service is unavailable');
   }
   if (isConnectionError(error)) return new Unavailable('A backing service is unavailable');

@@ -2,10 +2,12 @@ import { randomUUID } from 'crypto';
 import { config } from '../config';
 import { Actor, IdempotencyRef, Outcome } from '../domain/booking-types';
 import { Invalid, Unavailable } from '../errors';
-import { bookingQueue, formatJobRef, JobRef, Submitted } from '../jobs/booking';
-import { bookingQueueName } from '../jobs/queues';
+import { Submitted } from '../jobs/booking';
+import { formatJobRef, JobRef } from '../jobs/job-ref';
+import { queue } from '../jobs/queues';
 import { JobEnd, jobWaiter } from '../jobs/job-waiter';
-import { claimIdempotencyKey, forgetIdempotencyKey, idempotentRequestId, recordJobRef, requestHash, storedAnswer } from '../jobs/idempotency';
+import { claimIdempotencyKey, forgetIdempotencyKey, idempotentRequestId, recordJobRef, requestHash } from '../jobs/idempotency';
+import { answerOfRequest } from '../db/request-ledger';
 import { AuthUser } from './auth';
 import { AppContext } from './context';
 
@@ -90,16 +92,16 @@ export async function runIdempotent(
   const idempotency: IdempotencyRef = { endpoint, key, requestHash: hash };
   const claim = await claimIdempotencyKey(requestId, hash, Math.min(remainingWait(ctx), 2000));
   if (!claim.first && claim.ref) {
-    const state = await bookingQueue(claim.ref.partition).getJobState(claim.ref.jobId);
+    const state = await queue(claim.ref.queueName).getJobState(claim.ref.jobId);
     // A job that failed for good rolled back everything: the retry runs the request again.
     if (state !== 'unknown' && state !== 'failed') {
-      const done = jobWaiter.join(bookingQueueName(claim.ref.partition), claim.ref.jobId, remainingWait(ctx));
+      const done = jobWaiter.join(claim.ref.queueName, claim.ref.jobId, remainingWait(ctx));
       return respondWithJob(ctx, { ref: claim.ref, done });
     }
   }
   if (!claim.first) {
-    const stored = await storedAnswer(userId, endpoint, key);
-    if (stored) return answer(ctx, stored);
+    const recorded = await answerOfRequest(requestId);
+    if (recorded) return answer(ctx, recorded.outcome);
   }
   // First request, or the first one's job vanished before answering: (re)submit under the same
   // request id; the worker's idempotency record makes a second run change nothing.

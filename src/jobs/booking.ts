@@ -6,6 +6,7 @@ import { slotKey, partitionOf } from '../domain/slot-key';
 import { CancelRequest, HoldRequest, MoveRequest, ReleaseRequest } from '../domain/booking-types';
 import { bookingQueueName, queue } from './queues';
 import { JobEnd, jobWaiter } from './job-waiter';
+import { JobRef } from './job-ref';
 import { requireRedisReady } from './connection';
 
 // The booking queue: BOOKING_PARTITIONS partition queues, each running one job at a time across
@@ -46,28 +47,6 @@ export function partitionForKey(gameId: number, bookDate: string): number {
 
 export function bookingQueue(partition: number) {
   return queue(bookingQueueName(partition));
-}
-
-// ---- public job ids ------------------------------------------------------------------------
-
-/** One request inside one BullMQ job: `{partition}.{jobId}.{index}` is its public job id. */
-export interface JobRef {
-  partition: number;
-  jobId: string;
-  index: number;
-}
-
-export function formatJobRef(ref: JobRef): string {
-  return `${ref.partition}.${ref.jobId}.${ref.index}`;
-}
-
-export const JOB_REF_PATTERN = '^[0-9]{1,4}\\.[A-Za-z0-9-]{1,64}\\.[0-9]{1,3}$';
-
-export function parseJobRef(text: string): JobRef | null {
-  if (!new RegExp(JOB_REF_PATTERN).test(text)) return null;
-  const [partition, jobId, index] = text.split('.');
-  const ref = { partition: Number(partition), jobId, index: Number(index) };
-  return ref.partition < config.bookingPartitions ? ref : null;
 }
 
 export interface Submitted {
@@ -168,7 +147,7 @@ export async function enqueueBookingJob<N extends Exclude<BookingJobName, 'hold'
 ): Promise<Submitted> {
   const jobId = options.jobId ?? randomUUID();
   const { done } = await addJob(partition, name, { requests: [request] } as AnyBookingJobData, jobId);
-  return { ref: { partition, jobId, index: 0 }, done };
+  return { ref: { queueName: bookingQueueName(partition), jobId, index: 0 }, done };
 }
 
 interface Waiting {
@@ -226,7 +205,7 @@ class HoldBatcher {
       const { done } = await addJob(partition, 'hold', { requests: batch.map((w) => w.request) }, jobId);
       void done.then(release);
       setTimeout(release, IN_FLIGHT_TIMEOUT_MS).unref();
-      batch.forEach((waiting, index) => waiting.resolve({ ref: { partition, jobId, index }, done }));
+      batch.forEach((waiting, index) => waiting.resolve({ ref: { queueName: bookingQueueName(partition), jobId, index }, done }));
     } catch (error) {
       release();
       for (const waiting of batch) waiting.reject(error);

@@ -1,15 +1,14 @@
 import { createHash } from 'crypto';
 import { config } from '../config';
-import { db } from '../db/knex';
-import { Outcome } from '../domain/booking-types';
 import { Conflict } from '../errors';
 import { clientRedis } from './connection';
-import { formatJobRef, JobRef, parseJobRef } from './booking';
+import { formatJobRef, JobRef, parseJobRef } from './job-ref';
 
 // The joining half of Idempotency-Key: a retry that arrives while the first request is queued or
 // running finds the first request's job here and waits for it (or gets the same 202). The
-// answer itself is made durable by the worker (src/db/idempotency.ts), in the transaction that
-// made the effect; the request id derived from the key makes a resubmitted job find it.
+// answer itself is made durable by the worker in the request ledger (src/db/request-ledger.ts),
+// in the transaction that made the effect; the request id derived from the key makes a
+// resubmitted job find it.
 
 const CLAIM_TTL_SECONDS = 24 * 3600;
 const REF_POLL_MS = 25;
@@ -54,13 +53,4 @@ export async function recordJobRef(requestId: string, hash: string, ref: JobRef)
 
 export async function forgetIdempotencyKey(requestId: string): Promise<void> {
   await clientRedis().del(claimKey(requestId));
-}
-
-/** The answer the worker stored with the key, once the job that made it is gone from Redis. */
-export async function storedAnswer(userId: number, endpoint: string, key: string): Promise<Outcome | null> {
-  const row = await db('idempotency_keys')
-    .where({ user_id: userId, endpoint, key })
-    .whereNotNull('response_status')
-    .first('response_status', 'response_body');
-  return row ? { status: row.response_status, body: row.response_body } : null;
 }

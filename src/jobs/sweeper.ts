@@ -1,25 +1,35 @@
 import { config } from '../config';
 import { QUEUE_NAMES, queue } from './queues';
 
-// The sweeper: a BullMQ job scheduler that wakes every SWEEP_INTERVAL_MS and turns expired holds
-// into release jobs in their booking partitions (src/workers/sweeper.ts).
+// The sweeper queue: BullMQ job schedulers for the periodic work of the service (src/workers/
+// sweeper.ts runs them): `sweep` turns expired holds into release jobs in their booking
+// partitions every SWEEP_INTERVAL_MS; `relay-outbox` sends outbox events a crash or a Redis
+// failure left behind; `prune-ledger` deletes request-ledger answers past their retention.
 
-export const SWEEP_SCHEDULER_ID = 'sweep-expired-holds';
+export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger';
+
+const SCHEDULES: Array<{ id: string; name: SweeperJobName; every: () => number }> = [
+  { id: 'sweep-expired-holds', name: 'sweep', every: () => config.sweepIntervalMs },
+  { id: 'relay-outbox-leftovers', name: 'relay-outbox', every: () => 5000 },
+  { id: 'prune-request-ledger', name: 'prune-ledger', every: () => 3600_000 },
+];
 
 export function sweeperQueue() {
   return queue(QUEUE_NAMES.sweeper);
 }
 
-/** Idempotent: every worker process calls it at start; the scheduler exists once. */
+/** Idempotent: every worker process calls it at start; each scheduler exists once. */
 export async function scheduleSweeper(): Promise<void> {
-  await sweeperQueue().upsertJobScheduler(SWEEP_SCHEDULER_ID, { every: config.sweepIntervalMs }, {
-    name: 'sweep',
-    data: {},
-    opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
-  });
+  for (const schedule of SCHEDULES) {
+    await sweeperQueue().upsertJobScheduler(schedule.id, { every: schedule.every() }, {
+      name: schedule.name,
+      data: {},
+      opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    });
+  }
 }
 
-/** The job id of a hold's expiry release: one per booking, however many sweeps find it. */
+/** The job id of a hold's expiry release: one per booking while it waits, however many sweeps find it. */
 export function expiryJobId(bookingId: number): string {
   return `expire-${bookingId}`;
 }

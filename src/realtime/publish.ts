@@ -5,8 +5,8 @@ import { createClientRedis } from '../redis';
 import { BookingStatus } from '../db/models';
 import { ADMIN_ROOM, slotsRoom, userRoom, vendorRoom } from './rooms';
 
-// What workers call after their transaction commits (never before: a client must not see a
-// booking that a rollback then erases). Events travel through Redis pub/sub to every realtime
+// What the outbox relay calls after a transaction committed (never before: a client must not see
+// a booking that a rollback then erases). Events travel through Redis pub/sub to every realtime
 // instance, which delivers them to the sockets in the named rooms (SPEC §9).
 
 export interface BookingUpdated {
@@ -37,9 +37,9 @@ export interface SlotReleased {
 }
 
 export interface ServerToClientEvents {
-  booking_updated: (payload: BookingUpdated) => void;
-  slot_pending: (payload: SlotPending) => void;
-  slot_released: (payload: SlotReleased) => void;
+  booking_updated: (payload: BookingUpdated & EventStamp) => void;
+  slot_pending: (payload: SlotPending & EventStamp) => void;
+  slot_released: (payload: SlotReleased & EventStamp) => void;
 }
 
 /**
@@ -51,36 +51,72 @@ export function socketChannelKey(prefix = config.redisKeyPrefix): string {
   return `${prefix}:socket.io`;
 }
 
+/** What every event carries besides its spec fields: clients deduplicate on the id (the outbox relays at least once). */
+export interface EventStamp {
+  event_id: string;
+  occurred_at: string;
+}
+
+export type PublishedEvent =
+  | { kind: 'booking_updated'; payload: BookingUpdated }
+  | { kind: 'slot_pending'; payload: SlotPending }
+  | { kind: 'slot_released'; payload: SlotReleased };
+
 let connection: Redis | null = null;
 let emitter: Emitter<ServerToClientEvents> | null = null;
+/** The replies of the publishes the emitter is making right now (it drops them itself). */
+let replies: Array<Promise<unknown>> | null = null;
 
 function events(): Emitter<ServerToClientEvents> {
   if (!emitter) {
-    // A job publishes several events at once: auto-pipelining sends them in one write.
-    connection = createClientRedis({ enableAutoPipelining: true, maxRetriesPerRequest: null });
-    emitter = new Emitter<ServerToClientEvents>(connection, { key: socketChannelKey() });
+    // Several events at once: auto-pipelining sends them in one write. A command that cannot be
+    // sent fails after a reconnect attempt instead of waiting forever: the outbox keeps the event.
+    const redis = createClientRedis({ enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+    redis.on('error', () => undefined); // each publish reports its own failure
+    connection = redis;
+    const capturing = {
+      publish(channel: string, message: string | Buffer) {
+        const reply = redis.publish(channel, message);
+        if (replies) replies.push(reply);
+        else reply.catch(() => undefined);
+        return reply;
+      },
+    };
+    emitter = new Emitter<ServerToClientEvents>(capturing as unknown as Redis, { key: socketChannelKey() });
   }
   return emitter;
 }
 
 // Payloads are rebuilt field by field so that whatever else a worker's row carries never leaks
-// to clients, and the wire shape stays exactly the one in the spec.
-
-export function publishBookingUpdated(payload: BookingUpdated): void {
-  const { booking_id, user_id, vendor_id, game_id, slot_id, book_date, status } = payload;
-  events()
-    .to([userRoom(user_id), vendorRoom(vendor_id), ADMIN_ROOM])
-    .emit('booking_updated', { booking_id, user_id, vendor_id, game_id, slot_id, book_date, status });
+// to clients, and the wire shape stays exactly the one in the spec, plus the event's stamp.
+function emitOne({ kind, payload }: PublishedEvent, { event_id, occurred_at }: EventStamp): void {
+  if (kind === 'booking_updated') {
+    const { booking_id, user_id, vendor_id, game_id, slot_id, book_date, status } = payload;
+    events()
+      .to([userRoom(user_id), vendorRoom(vendor_id), ADMIN_ROOM])
+      .emit('booking_updated', { booking_id, user_id, vendor_id, game_id, slot_id, book_date, status, event_id, occurred_at });
+  } else if (kind === 'slot_pending') {
+    const { vendor_id, game_id, slot_id, date, available_slot, booking_id } = payload;
+    events().to(slotsRoom(game_id, date)).emit('slot_pending', { vendor_id, game_id, slot_id, date, available_slot, booking_id, event_id, occurred_at });
+  } else {
+    const { vendor_id, game_id, slot_id, date, available_slot } = payload;
+    events().to(slotsRoom(game_id, date)).emit('slot_released', { vendor_id, game_id, slot_id, date, available_slot, event_id, occurred_at });
+  }
 }
 
-export function publishSlotPending(payload: SlotPending): void {
-  const { vendor_id, game_id, slot_id, date, available_slot, booking_id } = payload;
-  events().to(slotsRoom(game_id, date)).emit('slot_pending', { vendor_id, game_id, slot_id, date, available_slot, booking_id });
-}
-
-export function publishSlotReleased(payload: SlotReleased): void {
-  const { vendor_id, game_id, slot_id, date, available_slot } = payload;
-  events().to(slotsRoom(game_id, date)).emit('slot_released', { vendor_id, game_id, slot_id, date, available_slot });
+/**
+ * Publishes events to every realtime instance; resolves once Redis accepted every one of them,
+ * rejects (never throws synchronously, never crashes the process) when Redis refused or is gone.
+ */
+export async function publishEvents(stamped: Array<{ event: PublishedEvent; stamp: EventStamp }>): Promise<void> {
+  const sent: Array<Promise<unknown>> = [];
+  replies = sent;
+  try {
+    for (const { event, stamp } of stamped) emitOne(event, stamp);
+  } finally {
+    replies = null;
+  }
+  await Promise.all(sent);
 }
 
 export async function closePublisher(): Promise<void> {

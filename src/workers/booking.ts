@@ -1,37 +1,50 @@
 import { appendFileSync } from 'fs';
 import { Job, UnrecoverableError } from 'bullmq';
 import { config } from '../config';
-import { db } from '../db/knex';
+import { Knex } from 'knex';
+import { db, Transaction } from '../db/knex';
 import { applyHolds, configuredHoldLimits } from '../db/holds';
 import { cancelBooking, ChangeResult, moveBooking, releaseHolds } from '../db/booking-changes';
 import { BookingEvent } from '../db/inventory';
+import { addToOutbox } from '../db/outbox';
+import { LedgerContext, Ledgered, runLedgered } from '../db/request-ledger';
 import { Outcome } from '../domain/booking-types';
 import { slotKey } from '../domain/slot-key';
-import { AnyBookingJobData, bookingPayloadProblem, CancelJobData, HoldJobData, MoveJobData, ReleaseJobData } from '../jobs/booking';
+import { AnyBookingJobData, bookingPayloadProblem, BookingJobName, HoldJobData } from '../jobs/booking';
+import { formatJobRef } from '../jobs/job-ref';
 import { logger } from '../logger';
-import { publishEvents } from './publish-events';
+import { relayAfterCommit } from './relay';
 
 // The processors of the booking partitions: hold, release, cancel, move. Each job is one database
-// transaction. A refusal (full slot, wrong owner, bad state) is a result the API hands back; only
-// an exception (database gone, deadlock) fails the attempt, and BullMQ retries it with backoff.
+// transaction that records every request's answer in the request ledger and its events in the
+// outbox; the events are relayed after the commit. A refusal (full slot, wrong owner, bad state)
+// is a result the API hands back; only an exception (database gone, lock timeout, deadlock) fails
+// the attempt, and BullMQ retries it with backoff.
 
-type Processed = { outcomes: Outcome[]; events: BookingEvent[] };
+type Decided = { outcomes: Outcome[]; events: BookingEvent[] };
 
-async function runChanges<R>(requests: R[], change: (trx: Parameters<Parameters<typeof db.transaction>[0]>[0], request: R) => Promise<ChangeResult>): Promise<Processed> {
-  return db.transaction(async (trx) => {
+/** The endpoint a request of each job came from, as the request ledger records it. */
+const ENDPOINTS: Record<BookingJobName, string> = {
+  hold: 'POST /bookings',
+  cancel: 'DELETE /bookings/:booking_id',
+  move: 'PUT /bookings/:booking_id',
+  release: 'POST /release_slot',
+};
+
+/** Requests of one job that each change one booking, decided one after another. */
+function oneByOne<R>(change: (trx: Transaction, request: R) => Promise<ChangeResult>) {
+  return async (trx: Transaction, requests: R[]): Promise<Decided> => {
     const results: ChangeResult[] = [];
     for (const request of requests) results.push(await change(trx, request));
     return { outcomes: results.map((r) => r.outcome), events: results.flatMap((r) => r.events) };
-  });
+  };
 }
 
-const processors: Record<string, (data: any, job: Job) => Promise<Processed>> = {
-  hold: (data: HoldJobData, job) => db.transaction((trx) => applyHolds(trx, data.requests, configuredHoldLimits(), {
-    mayHaveRun: job.attemptsStarted !== 1,
-  })),
-  cancel: (data: CancelJobData) => runChanges(data.requests, (trx, request) => cancelBooking(trx, request)),
-  move: (data: MoveJobData) => runChanges(data.requests, (trx, request) => moveBooking(trx, request)),
-  release: (data: ReleaseJobData) => runChanges(data.requests, (trx, request) => releaseHolds(trx, request)),
+const deciders: Record<BookingJobName, (trx: Transaction, requests: any[]) => Promise<Decided>> = {
+  hold: (trx, requests) => applyHolds(trx, requests, configuredHoldLimits()),
+  cancel: oneByOne(cancelBooking),
+  move: oneByOne((trx, request) => moveBooking(trx, request, config.maxDaysAhead)),
+  release: oneByOne(releaseHolds),
 };
 
 /** The slot keys a job read or changed, for the optional trace that proves serial runs. */
@@ -41,20 +54,38 @@ function keysOf(name: string, data: AnyBookingJobData, events: BookingEvent[]): 
   return [...new Set([...requested, ...changed])];
 }
 
+/**
+ * One job's requests in one transaction: the ledger sets aside what was answered before, the
+ * rest is decided, and every answer and event is written before the commit.
+ */
+export async function runBookingTransaction(name: BookingJobName, requests: AnyBookingJobData['requests'], context: LedgerContext, pool: Knex = db) {
+  return pool.transaction(async (trx) => {
+    const events: BookingEvent[] = [];
+    const outcomes = await runLedgered(trx, requests as Ledgered[], context, async (open) => {
+      const decided = await deciders[name](trx, open);
+      events.push(...decided.events);
+      return decided.outcomes;
+    });
+    return { outcomes, events, messages: await addToOutbox(trx, events) };
+  });
+}
+
 export async function processBookingJob(job: Job<AnyBookingJobData, Outcome[]>): Promise<Outcome[]> {
   const problem = bookingPayloadProblem(job.name, job.data);
   if (problem) throw new UnrecoverableError(`invalid ${job.name} job: ${problem}`);
+  const name = job.name as BookingJobName;
   const log = logger.child({
-    jobId: job.id, queue: job.queueName, job: job.name,
+    jobId: job.id, queue: job.queueName, job: name,
     requestIds: job.data.requests.map((r: { httpRequestId?: string }) => r.httpRequestId).filter(Boolean),
   });
+  const context = { endpoint: ENDPOINTS[name], jobIdOf: (index: number) => formatJobRef({ queueName: job.queueName, jobId: job.id!, index }) };
   const startedAt = performance.timeOrigin + performance.now();
-  const { outcomes, events } = await processors[job.name](job.data, job);
+  const { outcomes, events, messages } = await runBookingTransaction(name, job.data.requests, context);
   const endedAt = performance.timeOrigin + performance.now();
+  relayAfterCommit(messages);
   if (config.bookingTraceFile) {
-    appendFileSync(config.bookingTraceFile, `${JSON.stringify({ pid: process.pid, queue: job.queueName, job: job.id, name: job.name, keys: keysOf(job.name, job.data, events), startedAt, endedAt })}\n`);
+    appendFileSync(config.bookingTraceFile, `${JSON.stringify({ pid: process.pid, queue: job.queueName, job: job.id, name, keys: keysOf(name, job.data, events), startedAt, endedAt })}\n`);
   }
-  publishEvents(events);
   log.debug({ requests: outcomes.length, statuses: outcomes.map((o) => o.status), ms: Math.round((endedAt - startedAt) * 10) / 10 }, 'booking job done');
   return outcomes;
 }

@@ -4,18 +4,23 @@ import { hostname } from 'os';
 import { config } from '../config';
 import { logger } from '../logger';
 import { db } from '../db/knex';
+import { pruneLedger } from '../db/request-ledger';
 import { createWorkerRedis } from '../redis';
 import { bookingQueueName, queuePrefix, QUEUE_NAMES } from '../jobs/queues';
 import { bookingQueue } from '../jobs/booking';
-import { scheduleSweeper } from '../jobs/sweeper';
+import { scheduleSweeper, SweeperJobName } from '../jobs/sweeper';
 import { closeQueues } from '../jobs/queues';
-import { closeClientRedis } from '../jobs/connection';
+import { clientRedis, closeClientRedis } from '../jobs/connection';
 import { closePublisher } from '../realtime/publish';
 import { processBookingJob } from './booking';
 import { sweepExpiredHolds } from './sweeper';
+import { drainRelays, relayOutboxLeftovers } from './relay';
 
 // The worker process: one BullMQ worker per booking partition (each partition runs one job at a
-// time across all worker processes), the sweeper, and the sweeper's job scheduler.
+// time across all worker processes), the sweeper queue's periodic work, and its job schedulers.
+
+/** How often the partitions' global concurrency of 1 is asserted again, besides every reconnect. */
+const REASSERT_SERIAL_MS = 10_000;
 
 const connections: Redis[] = [];
 function connection(): Redis {
@@ -39,14 +44,37 @@ function startWorker(queueName: string, processor: (job: Job<any, any>) => Promi
   return worker;
 }
 
+const sweeperJobs: Record<SweeperJobName, () => Promise<unknown>> = {
+  sweep: async () => ({ queued: await sweepExpiredHolds() }),
+  'relay-outbox': async () => ({ relayed: await relayOutboxLeftovers() }),
+  'prune-ledger': async () => ({ pruned: await pruneLedger() }),
+};
+
+/**
+ * Global concurrency 1 is what makes a partition serial across processes. It lives in Redis, so a
+ * Redis that lost its data (restarted without persistence, failed over) would run a partition's
+ * jobs in parallel: it is set before this process takes a job, again on every reconnect, and now
+ * and then.
+ */
+async function assertSerialPartitions(): Promise<void> {
+  await Promise.all(Array.from({ length: config.bookingPartitions }, (_, p) => bookingQueue(p).setGlobalConcurrency(1)));
+}
+
+function keepPartitionsSerial(): NodeJS.Timeout {
+  const reassert = (why: string) => assertSerialPartitions().catch((error) => logger.warn({ err: error, why }, 'could not assert partition concurrency'));
+  clientRedis().on('ready', () => void reassert('reconnected'));
+  return setInterval(() => void reassert('periodic'), REASSERT_SERIAL_MS);
+}
+
 async function main(): Promise<void> {
-  const partitions = Array.from({ length: config.bookingPartitions }, (_, i) => i);
-  // Global concurrency 1 is what makes a partition serial across processes: set it before any
-  // worker of this process can take a job.
-  await Promise.all(partitions.map((p) => bookingQueue(p).setGlobalConcurrency(1)));
+  await assertSerialPartitions();
+  const serialTimer = keepPartitionsSerial();
   const workers = [
-    ...partitions.map((p) => startWorker(bookingQueueName(p), processBookingJob)),
-    startWorker(QUEUE_NAMES.sweeper, async () => ({ queued: await sweepExpiredHolds() })),
+    ...Array.from({ length: config.bookingPartitions }, (_, p) => startWorker(bookingQueueName(p), processBookingJob)),
+    startWorker(QUEUE_NAMES.sweeper, (job) => {
+      const run = sweeperJobs[job.name as SweeperJobName];
+      return run ? run() : Promise.reject(new Error(`unknown sweeper job ${job.name}`));
+    }),
   ];
   await scheduleSweeper();
   logger.info({ partitions: config.bookingPartitions, pid: process.pid }, 'worker started');
@@ -56,7 +84,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'worker shutting down: finishing active jobs');
+    clearInterval(serialTimer);
     await Promise.all(workers.map((w) => w.close()));
+    await drainRelays();
     await closeQueues();
     await closePublisher();
     await closeClientRedis();

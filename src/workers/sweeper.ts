@@ -8,12 +8,13 @@ const SWEEP_LIMIT = 5000;
 /**
  * Finds holds whose time ran out and queues their release in the partition of their slot key.
  * The job id is per booking, so overlapping sweeps queue each release once; the release itself
- * re-checks the expiry under lock, so a hold confirmed meanwhile is left alone.
+ * re-checks the expiry under lock, so a hold confirmed meanwhile is left alone. The database's
+ * clock decides, as it does in the release.
  */
-export async function sweepExpiredHolds(now: Date = new Date()): Promise<number> {
+export async function sweepExpiredHolds(now?: Date): Promise<number> {
   const expired: Array<{ id: number; game_id: number; book_date: string }> = await db('bookings')
     .where('status', 'pending_verified')
-    .where('hold_expires_at', '<=', now)
+    .where('hold_expires_at', '<=', now ?? db.fn.now())
     .orderBy('hold_expires_at')
     .limit(SWEEP_LIMIT)
     .select('id', 'game_id', 'book_date');
@@ -25,8 +26,9 @@ export async function sweepExpiredHolds(now: Date = new Date()): Promise<number>
   await Promise.all([...byPartition].map(([partition, bookings]) => bookingQueue(partition).addBulk(bookings.map((booking) => ({
     name: 'release',
     data: { requests: [{ requestId: expiryJobId(booking.id), actor: null, bookingIds: [booking.id] }] },
-    // Removed as soon as it ends: the job id only needs to deduplicate releases still waiting.
-    opts: { ...bookingJobOptions, jobId: expiryJobId(booking.id), removeOnComplete: true, removeOnFail: { age: 600 } },
+    // Removed as soon as it ends, failed or not: the job id only deduplicates releases still
+    // waiting, and a release that failed for good is queued again by the next sweep.
+    opts: { ...bookingJobOptions, jobId: expiryJobId(booking.id), removeOnComplete: true, removeOnFail: true },
   })))));
   if (expired.length) logger.info({ expired: expired.length }, 'queued release of expired holds');
   return expired.length;

@@ -12,7 +12,7 @@ import { assertInventoryMatches } from '../helpers/bookings';
 // exist. A hold or move that creates a new inventory row meanwhile must wait for it and start the
 // row from the new capacity, or the slot could be sold beyond it.
 
-const limits = { holdTtlSeconds: 360, maxPendingHoldsPerUser: 12 };
+const limits = { holdTtlSeconds: 360, maxPendingHoldsPerUser: 12, maxDaysAhead: 90 };
 
 test('a move that creates its target row waits for a capacity cut in progress and uses the new capacity', async () => {
   const vendor = await makeVendor();
@@ -27,7 +27,7 @@ test('a move that creates its target row waits for a capacity cut in progress an
   await cut('games').where('id', game.id).forUpdate().first('id');
   await cut('games').where('id', game.id).update({ total_slots: 1 });
   let moved = false;
-  const moving = db.transaction((trx) => moveBooking(trx, { requestId: randomUUID(), actor, bookingId, slotId: slots[1].id, bookDate }))
+  const moving = db.transaction((trx) => moveBooking(trx, { requestId: randomUUID(), actor, bookingId, slotId: slots[1].id, bookDate }, 90))
     .then((result) => { moved = true; return result; });
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.not.ok(moved, 'the move waited for the capacity change');

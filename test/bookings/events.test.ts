@@ -37,9 +37,9 @@ test('subscribe_slots: a hold sends slot_pending with one unit fewer and the boo
   const cafe = await bookingCafe({ total_slots: 3 });
   const slot = cafe.slots[19];
   const watcher = await connect();
-  const feed = recorder(watcher);
+  const feed = recorder(watcher, { unstamped: true });
   const otherDaySocket = await connect();
-  const otherDay = recorder(otherDaySocket);
+  const otherDay = recorder(otherDaySocket, { unstamped: true });
   assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: cafe.vendor.id, game_id: cafe.game.id, date: cafe.date.replace(/-/g, '') }), { ok: true });
   const nextDate = dateInDays(4, cafe.vendor.timezone);
   assert.equal(await otherDaySocket.emitWithAck('subscribe_slots', { vendor_id: cafe.vendor.id, game_id: cafe.game.id, date: nextDate }), { ok: true });
@@ -66,7 +66,7 @@ test('subscribe_bookings: booking_updated pending_verified, then cancelled, to t
   const admin = await connect(adminToken());
   const stranger = await makeCustomer();
   const other = await connect(stranger.token);
-  const feeds = { gamer: recorder(gamer), staff: recorder(staff), admin: recorder(admin), other: recorder(other) };
+  const feeds = { gamer: recorder(gamer, { unstamped: true }), staff: recorder(staff, { unstamped: true }), admin: recorder(admin, { unstamped: true }), other: recorder(other, { unstamped: true }) };
   assert.equal(await gamer.emitWithAck('subscribe_bookings', { user_id: cafe.user.id }), { ok: true });
   assert.equal(await staff.emitWithAck('connect_vendor', { vendor_id: cafe.vendor.id }), { ok: true });
   assert.equal(await admin.emitWithAck('connect_admin'), { ok: true });
@@ -96,7 +96,7 @@ test('a move sends slot_released for the old slot, slot_pending for the new one 
   const [from, to] = [cafe.slots[13], cafe.slots[16]];
   const gamer = await connect(cafe.token);
   const watcher = await connect();
-  const feeds = { gamer: recorder(gamer), slots: recorder(watcher) };
+  const feeds = { gamer: recorder(gamer, { unstamped: true }), slots: recorder(watcher, { unstamped: true }) };
   assert.equal(await gamer.emitWithAck('subscribe_bookings', { user_id: cafe.user.id }), { ok: true });
   assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: cafe.vendor.id, game_id: cafe.game.id, date: cafe.date }), { ok: true });
 
@@ -118,7 +118,7 @@ test('a refused hold publishes nothing; release_slot publishes the release', asy
   const other = await makeCustomer();
   const watcher = await connect();
   const gamer = await connect(cafe.token);
-  const feeds = { slots: recorder(watcher), gamer: recorder(gamer) };
+  const feeds = { slots: recorder(watcher, { unstamped: true }), gamer: recorder(gamer, { unstamped: true }) };
   assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: cafe.vendor.id, game_id: cafe.game.id, date: cafe.date }), { ok: true });
   assert.equal(await gamer.emitWithAck('subscribe_bookings', { user_id: cafe.user.id }), { ok: true });
 

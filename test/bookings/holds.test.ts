@@ -79,6 +79,8 @@ test('an array of slot ids is held together, one booking per slot in request ord
 
 test('a cafe takes a walk-in at its own cafe (201) but not at another cafe (403, nothing held); an admin holds for anyone', async () => {
   const cafe = await bookingCafe();
+  // A gamer with a booking at the cafe is its customer (test/bookings/customers.test.ts: strangers).
+  await holdOrFail(cafe, [cafe.slots[9].id]);
   const staff = await makeUser();
   const ownCafe = tokenFor('vendor', staff.id, cafe.vendor.id);
   const walkIn = await postHold(ownCafe, { slot_id: cafe.slots[10].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date });
@@ -91,13 +93,13 @@ test('a cafe takes a walk-in at its own cafe (201) but not at another cafe (403,
   const refused = await postHold(otherCafe, { slot_id: cafe.slots[11].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date });
   assert.is(refused.status, 403);
   assert.is(refused.body.code, 'forbidden');
-  assert.is(await bookingCount(cafe.game.id), 1);
+  assert.is(await bookingCount(cafe.game.id), 2);
 
   // An admin may hold for anyone, anywhere.
   const byAdmin = await postHold(adminToken(), { slot_id: cafe.slots[12].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date });
   assert.is(byAdmin.status, 201, JSON.stringify(byAdmin.body));
   assert.is((await bookingRow(byAdmin.body.bookings[0].booking_id))!.user_id, cafe.user.id);
-  assert.is(await bookingCount(cafe.game.id), 2);
+  assert.is(await bookingCount(cafe.game.id), 3);
   await assertInventoryMatches(cafe.game.id);
 });
 

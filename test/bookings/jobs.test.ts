@@ -2,7 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
 import { randomUUID } from 'crypto';
-import { bookingJobOptions, bookingQueue, parseJobRef } from '../../src/jobs/booking';
+import { bookingJobOptions, bookingQueue } from '../../src/jobs/booking';
+import { parseJobRef } from '../../src/jobs/job-ref';
+import { queue } from '../../src/jobs/queues';
 import { adminToken, api, ApiResponse, tokenFor } from '../helpers/api';
 import { claimIdempotencyKey, idempotentRequestId, recordJobRef, requestHash } from '../../src/jobs/idempotency';
 import {
@@ -107,11 +109,11 @@ test('GET /jobs/:id: owner and admin only (404 for others), 400 malformed, 404 u
   assert.is((await api('GET', `/jobs/${jobId}`)).status, 401);
 
   const ref = parseJobRef(jobId)!;
-  for (const unknown of [`${ref.partition}.00000000-0000-0000-0000-000000000000.0`, `${ref.partition}.${ref.jobId}.1`, `999.${ref.jobId}.0`]) {
+  for (const unknown of [`${ref.queueName}.00000000-0000-0000-0000-000000000000.0`, `${ref.queueName}.${ref.jobId}.1`, `booking-999.${ref.jobId}.0`, `payment-verification.${ref.jobId}.0`]) {
     const response = await api('GET', `/jobs/${unknown}`, { token: cafe.token });
     assert.is(response.status, 404, unknown);
   }
-  for (const malformed of ['abc', '1.2', '1..0', '1.x y.0', `${ref.partition}.${ref.jobId}.-1`, `${ref.partition}.${'a'.repeat(65)}.0`]) {
+  for (const malformed of ['abc', '1.2', '1..0', '1.x y.0', `${ref.jobId}.0`, `sweeper.${ref.jobId}.0`, `${ref.queueName}.${ref.jobId}.-1`, `${ref.queueName}.${'a'.repeat(65)}.0`]) {
     const response = await api('GET', `/jobs/${encodeURIComponent(malformed)}`, { token: cafe.token });
     assert.is(response.status, 400, `${malformed} → ${response.status}`);
     assert.is(response.body.code, 'validation_failed');
@@ -124,7 +126,7 @@ test('a job that fails for good reads as state failed with status 503 and error.
   const jobId = randomUUID();
   const actor = { userId: cafe.user.id, role: 'user', vendorId: null };
   await bookingQueue(0).add('cancel', { requests: [{ requestId: jobId, actor, bookingId: 'not-a-number' }] }, { ...bookingJobOptions, jobId });
-  const job = await finishedJob(cafe.token, `0.${jobId}.0`);
+  const job = await finishedJob(cafe.token, `booking-0.${jobId}.0`);
   assert.equal(Object.keys(job).sort(), ['error', 'job_id', 'state', 'status']);
   assert.is(job.state, 'failed');
   assert.is(job.status, 503);
@@ -246,7 +248,7 @@ test('Idempotency-Key: a retry after the first job failed for good runs the requ
   const requestId = idempotentRequestId(cafe.user.id, 'POST /bookings', key);
   const hash = requestHash({ userId: body.user_id, gameId: body.game_id, bookDate: body.book_date, slotIds: body.slot_id });
   await claimIdempotencyKey(requestId, hash, 0);
-  await recordJobRef(requestId, hash, { partition: 0, jobId: failedJobId, index: 0 });
+  await recordJobRef(requestId, hash, { queueName: 'booking-0', jobId: failedJobId, index: 0 });
 
   const retry = await postHold(cafe.token, body, { 'Idempotency-Key': key });
   assert.is(retry.status, 201, JSON.stringify(retry.body));
@@ -281,11 +283,15 @@ test('Idempotency-Key: the stored answer outlives the BullMQ job; a retry after 
   assert.is(job.status, 201);
 
   const ref = parseJobRef(jobId)!;
-  const stored = await bookingQueue(ref.partition).getJob(ref.jobId);
+  const stored = await queue(ref.queueName).getJob(ref.jobId);
   assert.ok(stored, 'the finished job is still in its queue');
   await stored!.remove();
-  assert.is(await bookingQueue(ref.partition).getJob(ref.jobId), undefined);
-  assert.is((await api('GET', `/jobs/${jobId}`, { token: cafe.token })).status, 404);
+  assert.is(await queue(ref.queueName).getJob(ref.jobId), undefined);
+  // GET /jobs/:id reads the request ledger: the answer is still there, to its owner only.
+  const afterRemoval = await api('GET', `/jobs/${jobId}`, { token: cafe.token });
+  assert.is(afterRemoval.status, 200);
+  assert.equal(afterRemoval.body, job);
+  assert.is((await api('GET', `/jobs/${jobId}`, { token: (await makeCustomer()).token })).status, 404);
 
   const retry = await postHold(cafe.token, body, headers);
   assert.is(retry.status, 201, JSON.stringify(retry.body));

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  bookingDay, datesThatAreTodaySomewhere, hasStarted, isShopOpen, isSlotBookable, upcomingSlots, vendorToday,
+  bookingDay, canHold, datesThatAreTodaySomewhere, hasStarted, isShopOpen, isSlotBookable, upcomingSlots, vendorToday,
 } from '../../src/domain/slot-availability';
 
 const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -11,7 +11,7 @@ const kolkata = { timezone: 'Asia/Kolkata', opening_days: everyDay };
 const newYork = { timezone: 'America/New_York', opening_days: everyDay };
 
 test('a date is past, today or future on the vendor calendar, not the server one', () => {
-  assert.equal(bookingDay(kolkata, '2026-11-25', instant), { date: '2026-11-25', open: true, relation: 'today', localTime: '01:30:00' });
+  assert.equal(bookingDay(kolkata, '2026-11-25', instant), { date: '2026-11-25', open: true, relation: 'today', daysAhead: 0, localTime: '01:30:00' });
   assert.is(bookingDay(kolkata, '2026-11-24', instant).relation, 'past');
   assert.is(bookingDay(newYork, '2026-11-24', instant).relation, 'today');
   assert.is(bookingDay(newYork, '2026-11-25', instant).relation, 'future');
@@ -34,18 +34,28 @@ test('today: only slots starting after the current local second are ahead', () =
   assert.is(hasStarted(today, '14:59:59'), true);
   assert.is(hasStarted(today, '15:00:00'), true);
   assert.is(hasStarted(today, '15:00:01'), false);
-  assert.is(isSlotBookable(today, '16:00:00', 1), true);
-  assert.is(isSlotBookable(today, '14:00:00', 3), false);
+  assert.is(isSlotBookable(today, '16:00:00', 1, 90), true);
+  assert.is(isSlotBookable(today, '14:00:00', 3, 90), false);
+});
+
+test('a date beyond MAX_DAYS_AHEAD in the vendor\'s zone cannot be held', () => {
+  // 2026-11-24 15:00 in New York, 2026-11-25 01:30 in Kolkata: the horizon counts from each one's today.
+  assert.is(bookingDay(newYork, '2027-02-22', instant).daysAhead, 90);
+  assert.is(bookingDay(kolkata, '2027-02-22', instant).daysAhead, 89);
+  assert.is(canHold(bookingDay(newYork, '2027-02-22', instant), '10:00:00', 90), true);
+  assert.is(canHold(bookingDay(newYork, '2027-02-23', instant), '10:00:00', 90), false);
+  assert.is(isSlotBookable(bookingDay(newYork, '9999-12-31', instant), '10:00:00', 5, 90), false);
+  assert.is(bookingDay(newYork, '2026-11-20', instant).daysAhead, -4);
 });
 
 test('past days are never bookable, future days whenever units are left', () => {
   const past = bookingDay(newYork, '2026-11-23', instant);
   const future = bookingDay(newYork, '2026-11-30', instant);
-  assert.is(isSlotBookable(past, '23:00:00', 3), false);
-  assert.is(isSlotBookable(future, '00:00:00', 1), true);
-  assert.is(isSlotBookable(future, '00:00:00', 0), false);
+  assert.is(isSlotBookable(past, '23:00:00', 3, 90), false);
+  assert.is(isSlotBookable(future, '00:00:00', 1, 90), true);
+  assert.is(isSlotBookable(future, '00:00:00', 0, 90), false);
   const closedFuture = bookingDay({ timezone: 'America/New_York', opening_days: ['sun'] }, '2026-11-30', instant);
-  assert.is(isSlotBookable(closedFuture, '10:00:00', 3), false);
+  assert.is(isSlotBookable(closedFuture, '10:00:00', 3, 90), false);
 });
 
 test('upcoming slots: the next ones not started, earliest first, at most the limit', () => {

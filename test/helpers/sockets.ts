@@ -14,11 +14,25 @@ export function connected(client: Socket): Promise<Socket> {
   });
 }
 
-/** Records every event a client receives, and waits for particular ones. */
-export function recorder(client: Socket) {
+/**
+ * Every server event carries `event_id` and `occurred_at` besides its spec fields; checks them and
+ * returns the spec fields, for tests that compare payloads with what a booking change implies.
+ */
+export function withoutStamp(payload: any): any {
+  if (payload === null || typeof payload !== 'object') return payload;
+  const { event_id, occurred_at, ...rest } = payload;
+  // A bad stamp stays visible in the payload, so the test's comparison fails and shows it.
+  if (typeof event_id !== 'string' || !/^[0-9a-f-]{36}$/.test(event_id)) return { ...rest, bad_event_id: event_id ?? null };
+  if (typeof occurred_at !== 'string' || Number.isNaN(Date.parse(occurred_at))) return { ...rest, bad_occurred_at: occurred_at ?? null };
+  return rest;
+}
+
+/** Records every event a client receives (`unstamped`: checked and without their stamp), and waits for particular ones. */
+export function recorder(client: Socket, options: { unstamped?: boolean } = {}) {
   const received: Array<{ event: string; payload: any }> = [];
   const waiters: Array<{ matches: (event: string, payload: any) => boolean; resolve: (payload: any) => void }> = [];
-  client.onAny((event: string, payload: unknown) => {
+  client.onAny((event: string, raw: unknown) => {
+    const payload = options.unstamped ? withoutStamp(raw) : raw;
     received.push({ event, payload });
     for (const waiter of waiters.splice(0)) {
       if (waiter.matches(event, payload)) waiter.resolve(payload);

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import jwt from 'jsonwebtoken';
 import { Socket } from 'socket.io-client';
 import { startRealtimeServer, RealtimeServer } from '../../src/realtime/server';
-import { closePublisher, publishBookingUpdated, publishSlotPending, publishSlotReleased } from '../../src/realtime/publish';
+import { closePublisher, PublishedEvent, publishEvents } from '../../src/realtime/publish';
 import { adminToken, tokenFor } from '../helpers/api';
 import { onTestsDone } from '../helpers/resources';
 import { connected, openSocket, recorder } from '../helpers/sockets';
@@ -48,6 +48,13 @@ async function refusedHandshake(auth: Record<string, unknown>): Promise<string> 
 
 let nextId = 900_000 + Math.floor(Math.random() * 90_000);
 const freshId = () => nextId++;
+
+/** Publishes as the outbox relay does; returns what a client must receive: the payload and its stamp, nothing else. */
+function publish<K extends PublishedEvent['kind']>(kind: K, payload: Extract<PublishedEvent, { kind: K }>['payload'], extra: object = {}) {
+  const stamp = { event_id: `event-${freshId()}`, occurred_at: new Date().toISOString() };
+  void publishEvents([{ event: { kind, payload: { ...payload, ...extra } } as PublishedEvent, stamp }]);
+  return { ...payload, ...stamp };
+}
 
 
 test('subscribe_slots is public and accepts both date spellings', async () => {
@@ -152,17 +159,15 @@ test('booking_updated reaches the user, the cafe and admins, and nobody else', a
   // The admin also follows user A: one event must still arrive once, not once per room.
   assert.equal(await admin.emitWithAck('subscribe_bookings', { user_id: userA }), { ok: true });
 
-  const forA = { booking_id: freshId(), user_id: userA, vendor_id: cafeA, game_id: 7, slot_id: 70, book_date: '2026-11-24', status: 'confirmed' as const };
   // Fields beyond the spec's shape never reach clients.
-  publishBookingUpdated({ ...forA, price_paise: 50000 } as typeof forA);
+  const forA = publish('booking_updated', { booking_id: freshId(), user_id: userA, vendor_id: cafeA, game_id: 7, slot_id: 70, book_date: '2026-11-24', status: 'confirmed' }, { price_paise: 50000 });
   assert.equal(await feeds.gamerA.waitFor('booking_updated'), forA);
   assert.equal(await feeds.staffA.waitFor('booking_updated'), forA);
   assert.equal(await feeds.admin.waitFor('booking_updated'), forA);
 
   // Events leave the emitter and reach each socket in order, so once B's own event has arrived,
   // anything of A's meant for B would have arrived before it.
-  const forB = { ...forA, booking_id: freshId(), user_id: userB, vendor_id: cafeB, status: 'cancelled' as const };
-  publishBookingUpdated(forB);
+  const forB = publish('booking_updated', { booking_id: freshId(), user_id: userB, vendor_id: cafeB, game_id: 7, slot_id: 70, book_date: '2026-11-24', status: 'cancelled' });
   assert.equal(await feeds.gamerB.waitFor('booking_updated'), forB);
   assert.equal(await feeds.staffB.waitFor('booking_updated'), forB);
   await feeds.admin.waitFor('booking_updated', (payload) => payload.booking_id === forB.booking_id);
@@ -185,17 +190,14 @@ test('slot events reach the room of that game and date only', async () => {
   assert.equal(await otherDay.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId, date: '2026-11-25' }), { ok: true });
   assert.equal(await otherGame.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId + 1, date: '2026-11-24' }), { ok: true });
 
-  const pending = { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 2, booking_id: freshId() };
-  publishSlotPending(pending);
-  const released = { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 3 };
-  publishSlotReleased({ ...released, booking_id: 99 } as typeof released);
+  const pending = publish('slot_pending', { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 2, booking_id: freshId() });
+  const unit = { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 3 };
+  const released = publish('slot_released', unit, { booking_id: 99 });
   assert.equal(await feeds.watcher.waitFor('slot_pending'), pending);
   assert.equal(await feeds.watcher.waitFor('slot_released'), released);
 
-  const nextDay = { ...released, date: '2026-11-25', available_slot: 1 };
-  publishSlotReleased(nextDay);
-  const nextGame = { ...released, game_id: gameId + 1, available_slot: 5 };
-  publishSlotReleased(nextGame);
+  const nextDay = publish('slot_released', { ...unit, date: '2026-11-25', available_slot: 1 });
+  const nextGame = publish('slot_released', { ...unit, game_id: gameId + 1, available_slot: 5 });
   assert.equal(await feeds.otherDay.waitFor('slot_released'), nextDay);
   assert.equal(await feeds.otherGame.waitFor('slot_released'), nextGame);
 
@@ -211,8 +213,7 @@ test('every realtime instance delivers: clients on a second process get the same
   assert.is.not((await realtimeServer(0)).port, (await realtimeServer(1)).port);
   const feeds = [recorder(first), recorder(second)];
   for (const client of [first, second]) assert.equal(await client.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
-  const update = { booking_id: freshId(), user_id: userId, vendor_id: 4, game_id: 8, slot_id: 80, book_date: '2026-12-01', status: 'pending_verified' as const };
-  publishBookingUpdated(update);
+  const update = publish('booking_updated', { booking_id: freshId(), user_id: userId, vendor_id: 4, game_id: 8, slot_id: 80, book_date: '2026-12-01', status: 'pending_verified' });
   for (const feed of feeds) assert.equal(await feed.waitFor('booking_updated'), update);
 });
 

@@ -1,3 +1,4 @@
+import { config } from '../../config';
 import { createRouter } from '../context';
 import { requireRole } from '../auth';
 import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser, noBody, noQuery } from '../validate';
@@ -116,7 +117,7 @@ catalogRouter.get('/getSlots/vendor/:vendor_id/game/:game_id/:date', async (ctx)
         slot_id: slot.id,
         start_time: slot.start_time,
         end_time: slot.end_time,
-        is_available: isSlotBookable(day, slot.start_time, available),
+        is_available: isSlotBookable(day, slot.start_time, available, config.maxDaysAhead),
         available_slot: available,
         single_slot_price: price,
       };
@@ -136,7 +137,7 @@ catalogRouter.get('/getSlotList/vendor/:vendor_id/game/:game_id', async (ctx) =>
     slot_id: slot.id,
     start_time: slot.start_time,
     end_time: slot.end_time,
-    is_available: isSlotBookable(today, slot.start_time, slot.availableByDate.get(today.date) ?? found.game.total_slots),
+    is_available: isSlotBookable(today, slot.start_time, slot.availableByDate.get(today.date) ?? found.game.total_slots, config.maxDaysAhead),
   }));
 });
 

@@ -2,12 +2,17 @@ import { createRouter } from '../context';
 import { requireUser } from '../auth';
 import { noQuery, paramsParser } from '../validate';
 import { NotFound } from '../../errors';
-import { bookingQueue, JOB_REF_PATTERN, parseJobRef } from '../../jobs/booking';
-import { bookingQueueName } from '../../jobs/queues';
+import { JOB_REF_PATTERN, parseJobRef } from '../../jobs/job-ref';
+import { queue } from '../../jobs/queues';
 import { currentEnd } from '../../jobs/job-waiter';
+import { answerOfJob } from '../../db/request-ledger';
 import { outcomeOf } from '../job-response';
+import { Outcome } from '../../domain/booking-types';
+import { AppContext } from '../context';
 
-// GET /jobs/:job_id (SPEC §2): the state of a job-backed request, readable by its owner or an admin.
+// GET /jobs/:job_id (SPEC §2): the state of a job-backed request, readable by its owner or an
+// admin. A finished request's answer comes from the request ledger, so it outlives the BullMQ
+// job; the job itself tells what is still waiting or running, or failed for good.
 
 export const jobsRouter = createRouter();
 
@@ -20,27 +25,33 @@ const jobParams = paramsParser<{ job_id: string }>({
 
 const PUBLIC_STATES: Record<string, string> = {
   waiting: 'waiting', 'waiting-children': 'waiting', prioritized: 'waiting', active: 'active', delayed: 'delayed',
-  // a job that ended between the two reads above
+  // a job that ended between the two reads below
   completed: 'active', failed: 'active',
 };
+
+function finished(ctx: AppContext, jobId: string, state: 'completed' | 'failed', outcome: Outcome): void {
+  const ok = outcome.status < 300;
+  ctx.body = { job_id: jobId, state, status: outcome.status, ...(ok ? { result: outcome.body } : { error: outcome.body }) };
+}
 
 jobsRouter.get('/jobs/:job_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const { job_id } = jobParams(ctx.params);
   noQuery(ctx.query);
   const ref = parseJobRef(job_id);
-  const queueName = ref && bookingQueueName(ref.partition);
-  // The end first, then the job: a job read before its state could be missing its result.
-  const end = queueName ? await currentEnd(queueName, ref.jobId) : null;
-  const job = ref && (await bookingQueue(ref.partition).getJob(ref.jobId));
-  const request = job?.data?.requests?.[ref!.index];
+  if (!ref) throw new NotFound('Job');
   // Someone else's job is as unknown as a missing one.
-  if (!job || !request || (user.role !== 'admin' && request.actor?.userId !== user.id)) throw new NotFound('Job');
-  if (end) {
-    const outcome = outcomeOf(end, ref!.index);
-    const ok = outcome.status < 300;
-    ctx.body = { job_id, state: end.state, status: outcome.status, ...(ok ? { result: outcome.body } : { error: outcome.body }) };
-    return;
+  const mine = (ownerId: number | undefined) => user.role === 'admin' || ownerId === user.id;
+  const recorded = await answerOfJob(job_id);
+  if (recorded) {
+    if (!mine(recorded.userId)) throw new NotFound('Job');
+    return finished(ctx, job_id, 'completed', recorded.outcome);
   }
+  // The end first, then the job: a job read before its state could be missing its result.
+  const end = await currentEnd(ref.queueName, ref.jobId);
+  const job = await queue(ref.queueName).getJob(ref.jobId);
+  const request = job?.data?.requests?.[ref.index];
+  if (!job || !request || !mine(request.actor?.userId)) throw new NotFound('Job');
+  if (end) return finished(ctx, job_id, end.state, outcomeOf(end, ref.index));
   ctx.body = { job_id, state: PUBLIC_STATES[await job.getState()] ?? 'waiting' };
 });

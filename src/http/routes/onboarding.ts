@@ -1,12 +1,13 @@
 import { createRouter, AppContext } from '../context';
 import { requireRole, requireUser, requireVendorAccess } from '../auth';
-import { bodyParser, clockTimeSchema, idParams, idSchema, noQuery } from '../validate';
+import { bodyParser, clockTimeSchema, idParams, idSchema, noQuery, queryParser } from '../validate';
 import { Invalid, NotFound, Forbidden } from '../../errors';
 import { Console, Game, Slot, User, Vendor } from '../../db/models';
 import { createVendor, findVendor, setOpeningDays } from '../../db/vendors';
 import { addSlot, createGame, findGame, GameWithSlots, slotOverlap, updateGame } from '../../db/games';
 import { ConsoleStatus, ConsoleWithGames, createConsole, findConsole, setConsoleStatus } from '../../db/consoles';
 import { createUser, findUser } from '../../db/users';
+import { listCustomers, registerCustomer } from '../../db/customers';
 import { findOverlaps, normalizeWindow, normalizeWindows, OpeningHours, SlotTimesResult, SlotWindow, windowsFromOpeningHours } from '../../domain/slot-times';
 import { isValidTimeZone } from '../../domain/dates';
 import { paiseToRupees, rupeesToPaise } from '../../domain/money';
@@ -110,16 +111,28 @@ const parseConsoleStatus = bodyParser<{ status: ConsoleStatus }>({
 });
 
 interface UserBody { name: string; email: string; phone: string }
+const userFields = {
+  name: text(200),
+  email: { type: 'string', maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$' },
+  phone: { type: 'string', pattern: '^\\+?[0-9][0-9 -]{5,18}[0-9]$' },
+} as const;
 const parseUserBody = bodyParser<UserBody>({
   type: 'object',
-  properties: {
-    name: text(200),
-    email: { type: 'string', maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$' },
-    phone: { type: 'string', pattern: '^\\+?[0-9][0-9 -]{5,18}[0-9]$' },
-  },
+  properties: userFields,
   required: ['name', 'email', 'phone'],
   additionalProperties: false,
 });
+const parseCustomerBody = bodyParser<{ name: string; phone: string; email?: string }>({
+  type: 'object',
+  properties: userFields,
+  required: ['name', 'phone'],
+  additionalProperties: false,
+});
+const parseCustomerQuery = queryParser<{ q?: string; limit?: number }>({
+  type: 'object',
+  properties: { q: { type: 'string', minLength: 1, maxLength: 100 }, limit: { type: 'integer', minimum: 1, maximum: 200 } },
+});
+const parseVendorIdParam = idParams('vendor_id');
 
 const parseId = idParams('id');
 
@@ -309,4 +322,23 @@ onboardingRouter.get('/users/:id', async (ctx) => {
   const user = await findUser(id);
   if (!user) throw new NotFound('User');
   ctx.body = userBody(user);
+});
+
+// A cafe's walk-in customers (SPEC §5.2): the cafe (or an admin) registers them and may then hold
+// slots for them; the same phone again is the same customer.
+onboardingRouter.post('/vendor/:vendor_id/users', async (ctx) => {
+  const { vendor_id } = parseVendorIdParam(ctx.params);
+  requireVendorAccess(ctx.state.user, vendor_id);
+  const body = parseCustomerBody(ctx.request.body);
+  const { user } = await registerCustomer(vendor_id, { name: body.name.trim(), phone: body.phone, email: body.email ?? null });
+  ctx.status = 201;
+  ctx.body = userBody(user);
+});
+
+onboardingRouter.get('/vendor/:vendor_id/users', async (ctx) => {
+  const { vendor_id } = parseVendorIdParam(ctx.params);
+  requireVendorAccess(ctx.state.user, vendor_id);
+  const query = parseCustomerQuery({ ...ctx.query });
+  if (!(await findVendor(vendor_id))) throw new NotFound('Vendor');
+  ctx.body = (await listCustomers(vendor_id, { q: query.q, limit: query.limit ?? 50 })).map(userBody);
 });
