@@ -1,11 +1,14 @@
 // `npm run bench`: holds per second and latency of POST /bookings (queue and workers) against the
 // same booking transaction run bare from node-postgres and synchronously inside an API process,
 // for many slot keys and for one hot slot; then, per path, a sell-out (four holds per unit of a
-// small slot) and a check that no slot-day was oversold.
+// small slot) and a check that no slot-day was oversold. Last, a short phase of its own measures
+// commit→client event latency: from a hold job's commit in a worker (its BOOKING_TRACE_FILE line)
+// to a socket.io client of the realtime process receiving the hold's slot_pending (bench/events.ts).
 //
 // Knobs (environment): BOOKING_PARTITIONS (8), BENCH_LOG_LEVEL (warn), BENCH_WORKERS (1),
 // BENCH_CONCURRENCY (32), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000), BENCH_MAX_ATTEMPTS (3:
-// a row disturbed by other programs is run again), BENCH_NODE_ARGS (node flags for the children).
+// a row disturbed by other programs is run again), BENCH_NODE_ARGS (node flags for the children),
+// BENCH_EVENT_CONCURRENCY (16) and BENCH_EVENT_MS (3000) for the event-latency phase.
 //
 // Self-contained: a throw-away database and Redis key prefix, dropped at the end (also on failure
 // or Ctrl-C). The environment is set before any src module is imported, because src/config.ts

@@ -1,5 +1,7 @@
+import { mkdtempSync, rmSync } from 'fs';
 import { createServer } from 'net';
 import os from 'os';
+import { join } from 'path';
 import { Knex } from 'knex';
 import { config } from '../src/config';
 import { createKnex, db } from '../src/db/knex';
@@ -12,6 +14,7 @@ import { Attempt, closedLoop, fixedCount, httpTarget, HttpTarget, LoadResult, OK
 import { FixtureSet, Gamers, makeFixtureSet, SELL_OUT_CAPACITY, SlotTarget } from './setup';
 import { Child, latestProblems, startChild, stopChild } from './children';
 import { CpuUse, describeUse, machineBusyPercent, Roles, snapshot } from './cpu';
+import { commitTimes, epochNow, EventLatency, eventLatency, listenForSlotPending, readTrace, SlotPendingListener, SlotRoomKey } from './events';
 
 // The scenarios of `npm run bench` (entry: bench/holds.ts, which prepares the environment first).
 
@@ -30,6 +33,15 @@ const BAR_THROUGHPUT_RATIO = 0.5;
 const BAR_P99_MS = 50;
 const OTHERS_LIMIT_PERCENT = 20;
 const MAX_ATTEMPTS = Number(process.env.BENCH_MAX_ATTEMPTS ?? 3);
+// The event-latency phase: a moderate load, short, over a fixture set of its own.
+const EVENT_PHASE: Phase = {
+  concurrency: Number(process.env.BENCH_EVENT_CONCURRENCY ?? 16),
+  warmUpMs: 1000,
+  measureMs: Number(process.env.BENCH_EVENT_MS ?? 3000),
+};
+const EVENT_GAMES = 40;
+const EVENT_DRAIN_MS = 3000;
+const EVENT_MAX_ATTEMPTS = Math.min(MAX_ATTEMPTS, 2);
 const DATABASE = new URL(config.databaseUrl).pathname.slice(1);
 
 type ScenarioName = 'many keys' | 'hot slot';
@@ -138,10 +150,9 @@ async function runBare(set: FixtureSet, gamers: Gamers, rows: Row[]): Promise<Pa
   }
 }
 
-async function runHttp(path: PathName, port: number, route: string, set: FixtureSet, gamers: Gamers, rows: Row[], roles: Roles,
-  countJobs?: () => Promise<number>): Promise<PathResult> {
-  const target: HttpTarget = httpTarget(port, CONCURRENCY);
-  const prepare: Preparer = (pick) => () => {
+/** One POST `route` per attempt, for a gamer of its own, as a client of the API would send it. */
+function httpPreparer(target: HttpTarget, route: string, gamers: Gamers): Preparer {
+  return (pick) => () => {
     const { gameId, bookDate, slotId } = pick();
     const userId = gamers.take();
     const token = signToken({ sub: userId, role: 'user' });
@@ -158,6 +169,12 @@ async function runHttp(path: PathName, port: number, route: string, set: Fixture
       return `${answer.status} ${code}`.trim();
     };
   };
+}
+
+async function runHttp(path: PathName, port: number, route: string, set: FixtureSet, gamers: Gamers, rows: Row[], roles: Roles,
+  countJobs?: () => Promise<number>): Promise<PathResult> {
+  const target: HttpTarget = httpTarget(port, CONCURRENCY);
+  const prepare = httpPreparer(target, route, gamers);
   // What each scenario cost in connections (keep-alive should hold them at the concurrency) and jobs.
   let connectionsBefore = 0;
   let jobsBefore = 0;
@@ -214,9 +231,9 @@ async function startApi(entry: string, role: string, roles: Roles): Promise<{ ch
   return { child, port };
 }
 
-async function startWorkers(roles: Roles): Promise<Child[]> {
+async function startWorkers(roles: Roles, env: Record<string, string> = {}): Promise<Child[]> {
   const workers = Array.from({ length: WORKER_PROCESSES }, (_, i) => {
-    const child = startChild('src/workers/main.ts', { HFG_PROCESS: `bench-worker-${i}` });
+    const child = startChild('src/workers/main.ts', { HFG_PROCESS: `bench-worker-${i}`, ...env });
     roles.set(child.process.pid!, 'workers');
     return child;
   });
@@ -233,6 +250,114 @@ async function completedJobs(): Promise<number> {
   let jobs = 0;
   for (let p = 0; p < config.bookingPartitions; p++) jobs += (await bookingQueue(p).getJobCounts('completed')).completed;
   return jobs;
+}
+
+// ---- event latency ------------------------------------------------------------------------
+
+interface EventPhase {
+  latency: EventLatency;
+  /** 201 answers over the phase (warm-up included), for the bookings count. */
+  ok: number;
+  errors: Map<string, number>;
+  keys: number;
+  jobs: number;
+  jobsNotFound: number;
+  /** slot_pending events received over the phase (first per booking), and repeats. */
+  received: number;
+  duplicates: number;
+  /** How long after the last answer the last expected event was still awaited. */
+  drainMs: number;
+  cpu: string;
+  /** Set when every attempt shared the machine with other busy programs. */
+  disturbed: boolean;
+  attempts: number;
+}
+
+/**
+ * A short phase of its own, because the trace is a synchronous append per job that the throughput
+ * rows must not pay: the realtime process and fresh workers writing BOOKING_TRACE_FILE, one
+ * socket.io client subscribed to every slot room of `set`, and holds over HTTP against `apiPort`.
+ * Afterwards each traced job's BullMQ record tells which bookings it made, so each booking's
+ * slot_pending receipt can be set against the commit of the job that made it.
+ */
+async function runEventLatency(apiPort: number, set: FixtureSet, gamers: Gamers, roles: Roles, track: (child: Child, role: string) => void): Promise<EventPhase> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'hfg-bench-trace-'));
+  const traceFile = join(dir, 'booking-trace.jsonl');
+  const started: Child[] = [];
+  let listener: SlotPendingListener | null = null;
+  const target = httpTarget(apiPort, EVENT_PHASE.concurrency);
+  try {
+    const realtimePort = await freePort();
+    const realtime = startChild('src/realtime/server.ts', { REALTIME_PORT: String(realtimePort), HFG_PROCESS: 'bench-realtime' });
+    started.push(realtime);
+    track(realtime, 'realtime');
+    roles.set(realtime.process.pid!, 'realtime');
+    const [workers] = await Promise.all([
+      startWorkers(roles, { BOOKING_TRACE_FILE: traceFile }),
+      waitFor('realtime answers /health', async () => (await fetch(`http://127.0.0.1:${realtimePort}/health`)).status === 200, [realtime]),
+    ]);
+    started.push(...workers);
+    workers.forEach((w, i) => track(w, `worker ${i} (traced)`));
+
+    const vendorOf = new Map<number, number>((await db('games').whereIn('id', set.gameIds).select('id', 'vendor_id'))
+      .map((g: { id: number; vendor_id: number }) => [g.id, g.vendor_id]));
+    const keys = new Map<string, SlotRoomKey>();
+    for (const { gameId, bookDate } of set.manyKeys) keys.set(`${gameId}:${bookDate}`, { vendor_id: vendorOf.get(gameId)!, game_id: gameId, date: bookDate });
+    listener = await listenForSlotPending(realtimePort, [...keys.values()]);
+
+    const pick = () => set.manyKeys[Math.floor(Math.random() * set.manyKeys.length)];
+    const at = (ms: number) => new Promise<ReturnType<typeof snapshot>>((resolve) => setTimeout(() => resolve(snapshot(roles, DATABASE)), ms));
+    // Like a throughput row, an attempt that shared the machine with busy programs is run again,
+    // but once at most (the phase must stay short); the least disturbed attempt's window is kept.
+    let best: { from: number; to: number; cpu: CpuUse; errors: Map<string, number>; drainMs: number } | null = null;
+    let ok = 0;
+    let attempts = 0;
+    while (attempts < EVENT_MAX_ATTEMPTS && (!best || best.cpu.others > OTHERS_LIMIT_PERCENT)) {
+      attempts++;
+      const from = epochNow() + EVENT_PHASE.warmUpMs;
+      const to = from + EVENT_PHASE.measureMs;
+      const [before, after, result] = await Promise.all([at(EVENT_PHASE.warmUpMs), at(EVENT_PHASE.warmUpMs + EVENT_PHASE.measureMs),
+        closedLoop(httpPreparer(target, '/bookings', gamers)(pick), EVENT_PHASE)]);
+      ok += result.okTotal;
+      // Every 201 is a committed hold whose slot_pending is on its way: wait for them, but not forever.
+      const answered = epochNow();
+      const drainDeadline = answered + EVENT_DRAIN_MS;
+      while (listener.receivedAt.size < ok && epochNow() < drainDeadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      const drainMs = epochNow() - answered;
+      const cpu = describeUse(before, after);
+      if (!best || cpu.others < best.cpu.others) best = { from, to, cpu, errors: result.errors, drainMs };
+    }
+
+    // A graceful stop finishes any job still running, so the trace is complete once they exited.
+    await Promise.all(workers.map((w) => stopChild(w)));
+    const { committedAt, jobs, jobsNotFound } = await commitTimes(readTrace(traceFile));
+    return {
+      latency: eventLatency(committedAt, listener.receivedAt, best!.from, best!.to),
+      ok,
+      errors: best!.errors,
+      keys: keys.size,
+      jobs,
+      jobsNotFound,
+      received: listener.receivedAt.size,
+      duplicates: listener.duplicates(),
+      drainMs: best!.drainMs,
+      cpu: best!.cpu.text,
+      disturbed: best!.cpu.others > OTHERS_LIMIT_PERCENT,
+      attempts,
+    };
+  } finally {
+    listener?.close();
+    target.close();
+    await Promise.all(started.map((c) => stopChild(c)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function eventLatencyLine(phase: EventPhase): string {
+  const { latency } = phase;
+  return `event latency commit→client: n=${latency.n}, p50 ${fixed(latency.p50)} ms, p95 ${fixed(latency.p95)} ms, p99 ${fixed(latency.p99)} ms`
+    + ` (slot_pending to a socket.io client; queue + workers, ${EVENT_PHASE.concurrency} in flight over HTTP, ${phase.keys} slot keys)`
+    + (phase.disturbed ? `\n  * other programs used more than ${OTHERS_LIMIT_PERCENT}% of a core during every attempt: these latencies are high` : '');
 }
 
 // ---- checks -------------------------------------------------------------------------------
@@ -330,6 +455,7 @@ export async function runBenchmark(): Promise<number> {
       sync: await makeFixtureSet('sync', MANY_KEY_GAMES),
       queue: await makeFixtureSet('queue', MANY_KEY_GAMES),
     };
+    const eventSet = await makeFixtureSet('events', EVENT_GAMES);
     const gamers = await Gamers.create(GAMERS);
     console.log(`  many keys: ${MANY_KEY_GAMES} games × 3 dates (${MANY_KEY_GAMES * 3} slot keys, ${sets.bare.manyKeys.length} slot-days), random;`
       + ` hot slot: one slot of one game on one day; one gamer per hold (${gamers.count} gamers)\n`);
@@ -358,19 +484,41 @@ export async function runBenchmark(): Promise<number> {
     children.push(api.child);
     roleOf.set(api.child, 'api');
     results.queue = await runHttp('queue', api.port, '/bookings', sets.queue, gamers, rows, roles, completedJobs);
-    await stopChild(api.child);
+    // The API stays up for the event-latency phase; its workers make way for traced ones.
     await Promise.all(workers.map((w) => stopChild(w)));
+    console.log('done');
+
+    process.stdout.write('measuring commit→client event latency ... ');
+    const eventsStarted = Date.now();
+    const events = await runEventLatency(api.port, eventSet, gamers, roles, (child, role) => {
+      children.push(child);
+      roleOf.set(child, role);
+    });
+    await stopChild(api.child);
+    const eventsSeconds = (Date.now() - eventsStarted) / 1000;
     console.log('done\n');
 
     const ordered = SCENARIOS.flatMap((scenario) => (['bare', 'sync', 'queue'] as PathName[])
       .map((path) => rows.find((r) => r.scenario === scenario && r.path === path)!));
     console.log(table(ordered));
+    console.log(`\n${eventLatencyLine(events)}`);
     console.log('\nnotes');
     for (const row of ordered) {
       const retried = row.attempts > 1 ? ` (best of ${row.attempts} attempts: other programs were busy)` : '';
       console.log(`  ${row.scenario} / ${PATH_LABELS[row.path]}: ${row.result.measured} holds measured${retried}`);
       for (const note of row.notes) console.log(`    ${note}`);
     }
+    const errors = [...events.errors].map(([what, count]) => `${count}× ${what}`).join(', ') || 'none';
+    console.log(`  event latency: holds whose job committed in the ${EVENT_PHASE.measureMs / 1000} s after a ${EVENT_PHASE.warmUpMs / 1000} s warm-up;`
+      + ` latency = slot_pending received by the client − the job's endedAt in BOOKING_TRACE_FILE (right after commit);`
+      + ` ${fixed(eventsSeconds, 1)} s for the phase, start-up and look-ups included`
+      + (events.attempts > 1 ? `; best of ${events.attempts} attempts (other programs were busy)` : ''));
+    const window = events.attempts > 1 ? 'over both attempts' : 'over the phase';
+    console.log(`    ${window}: ${events.ok} holds answered 201 by ${events.jobs} traced jobs${events.jobsNotFound ? ` (${events.jobsNotFound} jobs no longer in BullMQ)` : ''},`
+      + ` ${events.received} slot_pending received${events.duplicates ? ` (+${events.duplicates} repeats)` : ''}; other answers in the measured window: ${errors}`);
+    console.log(`    min ${fixed(events.latency.min)} ms, max ${fixed(events.latency.max)} ms; ${events.latency.missing} bookings of the window without a slot_pending`
+      + ` after waiting ${fixed(events.drainMs, 0)} ms past the last answer${events.latency.missing ? ' ✗' : ' ✓'}`);
+    console.log(`    ${events.cpu}`);
     for (const line of report(rows)) console.log(line);
     for (const child of children) {
       if (child.problems() === 0) continue;
@@ -386,6 +534,12 @@ export async function runBenchmark(): Promise<number> {
       const lost = made < results[path].ok;
       failed ||= lost;
       console.log(`  ${PATH_LABELS[path]}: ${results[path].ok} holds answered 201, ${made} bookings in the database ${lost ? '✗ HOLDS LOST' : '✓'}`);
+    }
+    {
+      const made = await bookingsOf(eventSet);
+      const lost = made < events.ok;
+      failed ||= lost;
+      console.log(`  event-latency phase (queue + workers, traced): ${events.ok} holds answered 201, ${made} bookings in the database ${lost ? '✗ HOLDS LOST' : '✓'}`);
     }
     for (const path of ['bare', 'sync', 'queue'] as PathName[]) {
       const problem = await sellOutProblem(sets[path].sellOut, results[path].sellOut);
