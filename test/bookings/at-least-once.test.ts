@@ -8,6 +8,7 @@ import { AnyBookingJobData, BookingJobName } from '../../src/jobs/booking';
 import { processBookingJob } from '../../src/workers/booking';
 import { Actor, Outcome } from '../../src/domain/booking-types';
 import { assertInventoryMatches } from '../helpers/bookings';
+import { LEDGER_RETENTION_DAYS, pruneLedger } from '../../src/db/request-ledger';
 import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
 
 // BullMQ delivers at least once: a worker that dies after its commit and before reporting the job
@@ -95,6 +96,37 @@ AtLeastOnce('move: moved once, each unit counted once', async () => {
   assert.equal(state.bookings.map((b) => b.slot_id), [f.slots[1].id]);
   assert.equal(state.inventory.map((i) => i.available), [2, 1]);
   await assertInventoryMatches(f.game.id);
+});
+
+AtLeastOnce('move re-run after a later move: the request ledger answers it, the booking stays where the later move put it', async () => {
+  const f = await setup();
+  const bookingId = await hold(f);
+  const move = (slotIndex: number) => ({ requests: [{ requestId: randomUUID(), actor: f.actor, bookingId, slotId: f.slots[slotIndex].id, bookDate: f.bookDate }] });
+  const first = await testQueue.add('move', move(1)); // M1: A → B, committed, its completion never heard of
+  const firstJob = (await Job.fromId(testQueue, first.id!)) as Job<AnyBookingJobData, Outcome[]>;
+  const [m1] = await processBookingJob(firstJob);
+  assert.is(m1.status, 200);
+  const [[m2]] = await runTwice('move', move(0)); // M2: B → A
+  assert.is(m2.status, 200);
+  const [again] = await processBookingJob(firstJob); // M1 delivered again
+  assert.equal(again, m1);
+  const state = await snapshot(f.game.id);
+  assert.equal(state.bookings.map((b) => b.slot_id), [f.slots[0].id], 'the booking is where M2 put it');
+  assert.equal(state.inventory.map((i) => i.available), [1, 2]);
+  await assertInventoryMatches(f.game.id);
+});
+
+AtLeastOnce('the request ledger keeps answers for its retention, then the scheduled prune deletes them', async () => {
+  const f = await setup();
+  const bookingId = await hold(f);
+  const requestId = randomUUID();
+  await runTwice('cancel', { requests: [{ requestId, actor: f.actor, bookingId }] });
+  const row = await db('request_ledger').where({ id: requestId }).first('user_id', 'endpoint', 'state', 'status', 'answer');
+  assert.equal(row, { user_id: f.user.id, endpoint: 'DELETE /bookings/:booking_id', state: 'completed', status: 200, answer: { message: 'Booking canceled successfully' } });
+  assert.is(await pruneLedger(new Date(Date.now() + (LEDGER_RETENTION_DAYS - 1) * 86_400_000)), 0);
+  assert.ok(await db('request_ledger').where({ id: requestId }).first('id'), 'kept within the retention');
+  assert.ok((await pruneLedger(new Date(Date.now() + (LEDGER_RETENTION_DAYS + 1) * 86_400_000))) >= 1);
+  assert.is(await db('request_ledger').where({ id: requestId }).first('id'), undefined);
 });
 
 AtLeastOnce('release by the user and by the sweeper: released once', async () => {

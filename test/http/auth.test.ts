@@ -102,11 +102,20 @@ test('sub as a numeric string is accepted; non-numeric, zero or negative sub is 
   assert.is(accepted.status, 200);
   assert.is(accepted.body.id, user.id);
 
-  for (const sub of ['abc', `${user.id}abc`, '0', '-1', '1.5', 0, -3, 1.5, null]) {
+  // Ids stop at 2147483647 everywhere (SPEC §3), so a bigger sub is no user at all.
+  for (const sub of ['abc', `${user.id}abc`, '0', '-1', '1.5', 0, -3, 1.5, null, 2147483648, '2147483648', 1e20, '99999999999']) {
     const token = jwt.sign({ sub, role: 'user' } as object, config.jwtSecret, { algorithm: 'HS256', expiresIn: '1h' });
     const response = await api('GET', `/users/${user.id}`, { token });
     assert.is(response.status, 401, `sub ${JSON.stringify(sub)}`);
   }
+});
+
+test('a token without exp is refused, however well signed', async () => {
+  const user = await makeUser();
+  const forever = jwt.sign({ sub: user.id, role: 'admin' }, config.jwtSecret, { algorithm: 'HS256' });
+  await assertRejected(`Bearer ${forever}`, `/users/${user.id}`, /exp/);
+  const withExp = jwt.sign({ sub: user.id, role: 'user' }, config.jwtSecret, { algorithm: 'HS256', expiresIn: '5m' });
+  assert.is((await api('GET', `/users/${user.id}`, { token: withExp })).status, 200);
 });
 
 test('an unknown role is refused; roles are not taken from anywhere but the token', async () => {

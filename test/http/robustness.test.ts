@@ -251,6 +251,11 @@ test('NUL characters in text, undecodable gzip bodies and non-decimal numbers in
       label: 'gzip that is not gzip', method: 'POST', path: '/vendors', rawBody: '{"cafe_name":"X"}',
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 400,
     },
+    // Decoded before authentication: no token, and still a clean 400.
+    ...['br', 'deflate', 'gzip'].map((encoding) => ({
+      label: `${encoding} that is not ${encoding}, without a token`, method: 'POST', path: '/bookings', rawBody: '{"slot_id":1}',
+      headers: { 'content-type': 'application/json', 'content-encoding': encoding }, status: 400,
+    })),
   ]);
   const { user } = await world();
   for (const query of ['limit=1e400', 'limit=0x10', 'before=1e3', 'limit=%201']) {
