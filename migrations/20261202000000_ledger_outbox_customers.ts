@@ -14,15 +14,17 @@ export async function up(knex: Knex): Promise<void> {
     t.text('endpoint').notNullable();
     t.text('idempotency_key');
     t.text('body_hash');
-    t.text('job_id').notNullable(); // the public job id of the run that wrote it
+    // The public job ids that carried this request: a request resubmitted under its id (an
+    // Idempotency-Key retry whose first job vanished) or repeated in one batch has several.
+    t.specificType('job_ids', 'text[]').notNullable();
     t.text('state').notNullable();
     t.integer('status'); // the HTTP status of the answer
     t.jsonb('answer');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.index(['job_id']);
     t.index(['created_at']);
   });
+  await knex.raw('CREATE INDEX request_ledger_job_ids ON request_ledger USING gin (job_ids)');
   await knex.raw(`ALTER TABLE request_ledger
     ADD CONSTRAINT request_ledger_state_valid CHECK (state IN ('running', 'completed')),
     ADD CONSTRAINT request_ledger_answer_when_completed CHECK (state <> 'completed' OR (status IS NOT NULL AND answer IS NOT NULL))`);

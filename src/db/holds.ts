@@ -73,13 +73,18 @@ async function readCatalog(trx: Transaction, requests: HoldRequest[]): Promise<C
   };
 }
 
-/** Pending holds per allowance (the user's own, or one cafe's for that user), counted after the users' locks. */
-async function countPendingHolds(trx: Transaction, userIds: number[], now: Date): Promise<Map<string, number>> {
+/**
+ * Pending holds per allowance (the user's own, or one cafe's for that user), counted after the
+ * users' locks. A hold past its time still counts until the sweeper releases it: it still takes
+ * its unit.
+ */
+async function countPendingHolds(trx: Transaction, userIds: number[]): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map();
   const rows: Array<{ user_id: number; held_by_vendor_id: number | null; pending: number }> = (await trx.raw(
     `SELECT user_id, held_by_vendor_id, count(*)::int AS pending FROM bookings
-      WHERE user_id = ANY(?::int[]) AND status = 'pending_verified' AND hold_expires_at > ?
+      WHERE user_id = ANY(?::int[]) AND status = 'pending_verified'
       GROUP BY user_id, held_by_vendor_id`,
-    [userIds, now],
+    [userIds],
   )).rows;
   return new Map(rows.map((row) => [allowanceKey(row.user_id, row.held_by_vendor_id), row.pending]));
 }
@@ -109,7 +114,7 @@ export async function applyHolds(trx: Transaction, requests: HoldRequest[], limi
   requests.forEach((request, index) => {
     if (!outcomes[index] && !existingUsers.has(request.userId)) outcomes[index] = { status: 404, body: new NotFound('User').toBody() };
   });
-  const pendingHolds = await countPendingHolds(trx, [...existingUsers], now);
+  const pendingHolds = await countPendingHolds(trx, [...existingUsers]);
   // Closed, past, too far ahead and foreign slots are noted, not yet answered, so that the answer
   // names every slot that cannot be held, full ones included.
   const unholdable = requests.map((request) => {

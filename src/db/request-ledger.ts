@@ -39,7 +39,10 @@ const duplicateKey = (): Outcome => ({
  * The claim is an insert: a claim by a transaction still running (the first run of a job whose
  * worker paused past its lock, now re-run elsewhere) makes this wait for that transaction, and
  * the answers are read only after that wait, so a re-run never decides against the first run's
- * effect (lock, then read).
+ * effect (lock, then read). Copies of one request id (a keyed request resubmitted, or repeated
+ * in one batch) share one answer when they carry the body it was recorded for, and are 409
+ * `duplicate` otherwise; the ledger notes every job that carried the request, so GET /jobs/:id
+ * answers for each of them.
  */
 export async function runLedgered<R extends Ledgered>(
   trx: Transaction,
@@ -48,54 +51,29 @@ export async function runLedgered<R extends Ledgered>(
   decide: (open: R[]) => Promise<Outcome[]>,
 ): Promise<Outcome[]> {
   const outcomes: Array<Outcome | undefined> = new Array(requests.length);
-  const firstIndex = new Map<string, number>();
-  const repeats: Array<[number, number]> = [];
-  const rows: Array<Record<string, unknown>> = [];
+  const hashOf = (index: number) => requests[index].idempotency?.requestHash ?? null;
+  const copies = new Map<string, number[]>();
   requests.forEach((request, index) => {
-    if (request.actor === null) return;
-    const first = firstIndex.get(request.requestId);
-    if (first !== undefined) {
-      repeats.push([index, first]);
-      return;
-    }
-    firstIndex.set(request.requestId, index);
-    rows.push({
-      id: request.requestId, user_id: request.actor.userId, endpoint: request.idempotency?.endpoint ?? context.endpoint,
-      idempotency_key: request.idempotency?.key ?? null, body_hash: request.idempotency?.requestHash ?? null,
-      job_id: context.jobIdOf(index),
-    });
+    if (request.actor !== null) copies.set(request.requestId, [...(copies.get(request.requestId) ?? []), index]);
   });
+  const recorded = await claim(trx, [...copies].map(([id, indexes]) => {
+    const first = requests[indexes[0]];
+    return {
+      id, user_id: first.actor!.userId, endpoint: first.idempotency?.endpoint ?? context.endpoint,
+      idempotency_key: first.idempotency?.key ?? null, body_hash: hashOf(indexes[0]), job_ids: indexes.map(context.jobIdOf),
+    };
+  }));
 
-  if (rows.length > 0) {
-    // In request id order, so two jobs that share requests claim them in one order.
-    const claimed = new Set<string>((await trx.raw(
-      `INSERT INTO request_ledger (id, user_id, endpoint, idempotency_key, body_hash, job_id, state)
-       SELECT r.id, r.user_id, r.endpoint, r.idempotency_key, r.body_hash, r.job_id, 'running'
-         FROM json_populate_recordset(NULL::request_ledger, ?::json) AS r ORDER BY r.id
-       ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [JSON.stringify(rows)],
-    )).rows.map((row: { id: string }) => row.id));
-    const earlierIds = rows.map((row) => row.id as string).filter((id) => !claimed.has(id));
-    if (earlierIds.length > 0) {
-      const earlier: Array<{ id: string; body_hash: string | null; state: string; status: number | null; answer: unknown }> =
-        await trx('request_ledger').whereIn('id', earlierIds).select('id', 'body_hash', 'state', 'status', 'answer');
-      for (const row of earlier) {
-        const index = firstIndex.get(row.id)!;
-        if (row.body_hash !== (requests[index].idempotency?.requestHash ?? null)) outcomes[index] = duplicateKey();
-        else if (row.state !== 'completed') throw new Error(`request ${row.id} is still running elsewhere`);
-        else outcomes[index] = { status: row.status!, body: row.answer };
-      }
-    }
-  }
+  // In arrival order: the system's requests, and the first copy of each request not recorded before.
+  const deciding = requests.map((_, index) => index).filter((index) => {
+    const request = requests[index];
+    return request.actor === null || (!recorded.has(request.requestId) && copies.get(request.requestId)![0] === index);
+  });
+  const decided = deciding.length ? await decide(deciding.map((index) => requests[index])) : [];
+  deciding.forEach((index, position) => { outcomes[index] = decided[position]; });
 
-  const repeated = new Set(repeats.map(([index]) => index));
-  const open = requests.map((request, index) => ({ request, index }))
-    .filter(({ index }) => outcomes[index] === undefined && !repeated.has(index));
-  const decided = open.length ? await decide(open.map((o) => o.request)) : [];
-  open.forEach(({ index }, position) => { outcomes[index] = decided[position]; });
-
-  const answers = open.filter(({ request }) => request.actor !== null)
-    .map(({ request, index }) => ({ id: request.requestId, status: outcomes[index]!.status, answer: outcomes[index]!.body }));
+  const answers = deciding.filter((index) => requests[index].actor !== null)
+    .map((index) => ({ id: requests[index].requestId, status: outcomes[index]!.status, answer: outcomes[index]!.body }));
   if (answers.length > 0) {
     await trx.raw(
       `UPDATE request_ledger AS l SET state = 'completed', status = a.status, answer = a.answer, updated_at = now()
@@ -104,11 +82,52 @@ export async function runLedgered<R extends Ledgered>(
       [JSON.stringify(answers)],
     );
   }
-  for (const [index, first] of repeats) {
-    const sameBody = requests[index].idempotency?.requestHash === requests[first].idempotency?.requestHash;
-    outcomes[index] = sameBody ? outcomes[first] : duplicateKey();
+  for (const [id, indexes] of copies) {
+    const earlier = recorded.get(id);
+    const bodyHash = earlier ? earlier.bodyHash : hashOf(indexes[0]);
+    const answer = earlier ? earlier.outcome : outcomes[indexes[0]]!;
+    for (const index of indexes) outcomes[index] = hashOf(index) === bodyHash ? answer : duplicateKey();
   }
   return outcomes as Outcome[];
+}
+
+interface LedgerRow {
+  id: string;
+  user_id: number;
+  endpoint: string;
+  idempotency_key: string | null;
+  body_hash: string | null;
+  job_ids: string[];
+}
+
+/** Claims rows for requests (in id order, so two jobs that share requests claim them in one order); returns the answers recorded before. */
+async function claim(trx: Transaction, rows: LedgerRow[]): Promise<Map<string, { bodyHash: string | null; outcome: Outcome }>> {
+  const recorded = new Map<string, { bodyHash: string | null; outcome: Outcome }>();
+  if (rows.length === 0) return recorded;
+  const claimed = new Set<string>((await trx.raw(
+    `INSERT INTO request_ledger (id, user_id, endpoint, idempotency_key, body_hash, job_ids, state)
+     SELECT r.id, r.user_id, r.endpoint, r.idempotency_key, r.body_hash, r.job_ids, 'running'
+       FROM json_populate_recordset(NULL::request_ledger, ?::json) AS r ORDER BY r.id
+     ON CONFLICT (id) DO NOTHING RETURNING id`,
+    [JSON.stringify(rows)],
+  )).rows.map((row: { id: string }) => row.id));
+  const earlier = rows.filter((row) => !claimed.has(row.id));
+  if (earlier.length === 0) return recorded;
+  // Read after the claim's wait: the first run has committed (or rolled back) by now.
+  const found: Array<{ id: string; body_hash: string | null; state: string; status: number | null; answer: unknown }> =
+    await trx('request_ledger').whereIn('id', earlier.map((row) => row.id)).select('id', 'body_hash', 'state', 'status', 'answer');
+  for (const row of found) {
+    if (row.state !== 'completed') throw new Error(`request ${row.id} is still running elsewhere`);
+    recorded.set(row.id, { bodyHash: row.body_hash, outcome: { status: row.status!, body: row.answer } });
+  }
+  // A job run again carries the same ids and writes nothing here; another job is noted.
+  await trx.raw(
+    `UPDATE request_ledger AS l SET job_ids = ARRAY(SELECT DISTINCT unnest(l.job_ids || a.job_ids))
+       FROM json_to_recordset(?::json) AS a(id text, job_ids text[])
+      WHERE l.id = a.id AND NOT l.job_ids @> a.job_ids`,
+    [JSON.stringify(earlier.map((row) => ({ id: row.id, job_ids: row.job_ids })))],
+  );
+  return recorded;
 }
 
 export interface LedgerAnswer {
@@ -127,7 +146,7 @@ export async function answerOfRequest(requestId: string): Promise<LedgerAnswer |
 
 /** The recorded answer of the request a public job id names (GET /jobs/:id). */
 export async function answerOfJob(jobId: string): Promise<LedgerAnswer | null> {
-  return answerOf(await db('request_ledger').where({ job_id: jobId, state: 'completed' }).first('user_id', 'status', 'answer'));
+  return answerOf(await db('request_ledger').whereRaw('job_ids @> ARRAY[?]::text[]', [jobId]).where('state', 'completed').first('user_id', 'status', 'answer'));
 }
 
 /** Deletes answers older than the retention, a batch at a time; returns how many went. */

@@ -11,6 +11,8 @@ export interface AuthUser {
   id: number;
   role: Role;
   vendorId: number | null;
+  /** When the token stops being valid (ms since the epoch): a socket is disconnected then. */
+  expiresAt: number;
 }
 
 const ROLES: Role[] = ['user', 'vendor', 'admin'];
@@ -53,7 +55,7 @@ export function verifyToken(token: string, secret = config.jwtSecret): AuthUser 
   if (id === null || !ROLES.includes(role)) throw new Unauthenticated('Invalid token claims');
   const vendorId = positiveId(claims.vendor_id);
   if (role === 'vendor' && vendorId === null) throw new Unauthenticated('Vendor token without vendor_id');
-  return { id, role, vendorId: role === 'vendor' ? vendorId : null };
+  return { id, role, vendorId: role === 'vendor' ? vendorId : null, expiresAt: claims.exp * 1000 };
 }
 
 export function signToken(user: { sub: number; role: Role; vendor_id?: number }, expiresIn: jwt.SignOptions['expiresIn'] = '12h', secret = config.jwtSecret): string {

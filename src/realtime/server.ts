@@ -84,6 +84,24 @@ function registerSubscriptions(socket: RealtimeSocket): void {
   onSubscribe(socket, 'connect_admin', adminSubscription, () => adminRoomFor(user));
 }
 
+/** SPEC §4: a socket lives no longer than the token it was opened with. */
+function disconnectWhenTokenExpires(socket: RealtimeSocket): void {
+  const user = socket.data.user;
+  if (!user) return;
+  // setTimeout holds at most ~24.8 days; a longer-lived token is checked again then.
+  const check = () => {
+    const left = user.expiresAt - Date.now();
+    if (left <= 0) {
+      socket.disconnect(true);
+      return;
+    }
+    timer = setTimeout(check, Math.min(left, 2 ** 31 - 1));
+  };
+  let timer: NodeJS.Timeout | undefined;
+  check();
+  socket.on('disconnect', () => clearTimeout(timer));
+}
+
 /** Handshake `auth: { token }` is optional: without it a client may still follow public slot rooms. */
 function authenticate(socket: RealtimeSocket, next: (error?: Error) => void): void {
   const token: unknown = socket.handshake.auth?.token;
@@ -139,6 +157,7 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
   io.use(authenticate);
   io.on('connection', (socket) => {
     log.debug({ socket: socket.id, user: socket.data.user }, 'client connected');
+    disconnectWhenTokenExpires(socket);
     registerSubscriptions(socket);
   });
 

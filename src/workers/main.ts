@@ -25,6 +25,8 @@ const REASSERT_SERIAL_MS = 10_000;
 const connections: Redis[] = [];
 function connection(): Redis {
   const redis = createWorkerRedis();
+  // A worker's own connection coming back may be the first to see a Redis that lost its data.
+  redis.on('ready', () => void reassertSerialPartitions('reconnected'));
   connections.push(redis);
   return redis;
 }
@@ -60,10 +62,13 @@ async function assertSerialPartitions(): Promise<void> {
   await Promise.all(Array.from({ length: config.bookingPartitions }, (_, p) => bookingQueue(p).setGlobalConcurrency(1)));
 }
 
+function reassertSerialPartitions(why: string): Promise<void> {
+  return assertSerialPartitions().catch((error) => logger.warn({ err: error, why }, 'could not assert partition concurrency'));
+}
+
 function keepPartitionsSerial(): NodeJS.Timeout {
-  const reassert = (why: string) => assertSerialPartitions().catch((error) => logger.warn({ err: error, why }, 'could not assert partition concurrency'));
-  clientRedis().on('ready', () => void reassert('reconnected'));
-  return setInterval(() => void reassert('periodic'), REASSERT_SERIAL_MS);
+  clientRedis().on('ready', () => void reassertSerialPartitions('reconnected'));
+  return setInterval(() => void reassertSerialPartitions('periodic'), REASSERT_SERIAL_MS);
 }
 
 async function main(): Promise<void> {

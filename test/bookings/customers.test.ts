@@ -93,7 +93,8 @@ test('POST /vendor/:id/users refuses bad input and other callers', async () => {
   const vendor = await makeVendor();
   const staff = await staffOf(vendor.id);
   const post = (body: unknown, token = staff, id: number | string = vendor.id) => api('POST', `/vendor/${id}/users`, { token, body });
-  for (const body of [{}, { name: 'A' }, { phone: freshPhone() }, { name: 'A', phone: 'call me' }, { name: 'A', phone: freshPhone(), email: 'nope' },
+  for (const body of [{}, [], { name: 'A' }, { phone: freshPhone() }, { name: 'A', phone: 'call me' }, { name: 'A', phone: freshPhone(), email: 'nope' },
+    { name: 'A\u0000B', phone: freshPhone() }, { name: 'A', phone: freshPhone(), email: null }, { name: 'A', phone: 9812345678 }, { name: 'x'.repeat(201), phone: freshPhone() },
     { name: 'A', phone: freshPhone(), role: 'admin' }, { name: '', phone: freshPhone() }, { name: 5, phone: freshPhone() }]) {
     const answer = await post(body);
     assert.is(answer.status, 400, JSON.stringify(body));
@@ -103,7 +104,12 @@ test('POST /vendor/:id/users refuses bad input and other callers', async () => {
   assert.is((await post({ name: 'A', phone: freshPhone() }, gamer)).status, 403);
   assert.is((await post({ name: 'A', phone: freshPhone() }, adminToken(), 2147483647)).status, 404);
   assert.is((await post({ name: 'A', phone: freshPhone() }, adminToken(), 2147483648)).status, 400);
-  assert.is((await api('GET', `/vendor/${vendor.id}/users?limit=0`, { token: staff })).status, 400);
+  for (const query of ['limit=0', 'limit=1e3', 'q=%00', 'q=a&q=b', `q=${'x'.repeat(101)}`]) {
+    const answer = await api('GET', `/vendor/${vendor.id}/users?${query}`, { token: staff });
+    assert.is(answer.status, 400, query);
+  }
+  // LIKE wildcards in q are plain characters.
+  assert.equal((await api('GET', `/vendor/${vendor.id}/users?q=${encodeURIComponent('%_\\')}`, { token: staff })).body, []);
   assert.is(Number((await db('vendor_customers').where({ vendor_id: vendor.id }).count('* as n'))[0].n), 0);
 });
 

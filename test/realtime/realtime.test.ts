@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import jwt from 'jsonwebtoken';
+import { config } from '../../src/config';
 import { Socket } from 'socket.io-client';
 import { startRealtimeServer, RealtimeServer } from '../../src/realtime/server';
 import { closePublisher, PublishedEvent, publishEvents } from '../../src/realtime/publish';
@@ -139,6 +140,20 @@ test('a bad token is refused at the handshake', async () => {
   const expired = jwt.sign({ sub: 5, role: 'user', exp: Math.floor(Date.now() / 1000) - 60 }, process.env.JWT_SECRET!, { algorithm: 'HS256' });
   assert.is(await refusedHandshake({ token: expired }), 'Token expired');
   assert.is(await refusedHandshake({ token: 42 }), 'auth.token must be a string');
+});
+
+test('a socket is disconnected when its token expires, and hears nothing of its rooms after', async () => {
+  const userId = freshId();
+  const expiring = jwt.sign({ sub: userId, role: 'user', exp: Math.floor(Date.now() / 1000) + 2 }, config.jwtSecret, { algorithm: 'HS256' });
+  const client = await connect(expiring);
+  const lasting = await connect(tokenFor('user', userId));
+  for (const socket of [client, lasting]) assert.equal(await socket.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
+  const feeds = [recorder(client), recorder(lasting)];
+  const reason = await new Promise<string>((resolve) => client.once('disconnect', resolve));
+  assert.is(reason, 'io server disconnect');
+  const update = publish('booking_updated', { booking_id: freshId(), user_id: userId, vendor_id: 4, game_id: 8, slot_id: 80, book_date: '2026-12-01', status: 'confirmed' });
+  assert.equal(await feeds[1].waitFor('booking_updated'), update, 'a socket with a live token still hears it');
+  assert.equal(feeds[0].received, []);
 });
 
 test('booking_updated reaches the user, the cafe and admins, and nobody else', async () => {
