@@ -104,7 +104,7 @@ export async function runIdempotent(
     if (recorded) return answer(ctx, recorded.outcome);
   }
   // First request, or the first one's job vanished before answering: (re)submit under the same
-  // request id; the worker's idempotency record makes a second run change nothing.
+  // request id; the request ledger makes a second run change nothing.
   let submitted: Submitted;
   try {
     submitted = await submit(requestId, idempotency);
