@@ -21,6 +21,12 @@ import { drainRelays, relayOutboxLeftovers } from './relay';
 
 /** How often the partitions' global concurrency of 1 is asserted again, besides every reconnect. */
 const REASSERT_SERIAL_MS = 10_000;
+/**
+ * How long a stopping worker waits for its jobs and connections. Closing waits on Redis (BullMQ
+ * waits for a connection that is reconnecting to end, which it never does while Redis is down);
+ * a job left unfinished is taken over by another worker once its lock lapses.
+ */
+const SHUTDOWN_GRACE_MS = 15_000;
 
 const connections: Redis[] = [];
 function connection(): Redis {
@@ -89,6 +95,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'worker shutting down: finishing active jobs');
+    setTimeout(() => {
+      logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'worker did not stop in time (Redis or PostgreSQL unreachable?); exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
     clearInterval(serialTimer);
     await Promise.all(workers.map((w) => w.close()));
     await drainRelays();

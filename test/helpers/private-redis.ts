@@ -1,0 +1,116 @@
+import { ChildProcess, spawn } from 'child_process';
+import { mkdtempSync, rmSync } from 'fs';
+import { createServer } from 'net';
+import os from 'os';
+import path from 'path';
+import { onTestsDone } from './resources';
+
+// A redis-server of a test's own, on a free port, for tests that need Redis to misbehave (ACL
+// refusals, a restart that loses every key) without touching the shared Redis on 6379. No
+// persistence: a restart comes back empty, as a Redis without RDB/AOF does after a crash.
+
+export interface PrivateRedis {
+  port: number;
+  /** `redis://[user:password@]127.0.0.1:port`; without a user, the default user. */
+  url(user?: { name: string; password: string }): string;
+  /** Stops the server and starts it again on the same port with the same options: every key is gone. */
+  restart(): Promise<void>;
+  /** Stops the server (idempotent); also called once every suite has run. */
+  stop(): Promise<void>;
+}
+
+/** A TCP port nothing listens on right now (the kernel's choice). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts redis-server on `port`; resolves once it accepts connections, rejects if it exits first. */
+function launch(port: number, dir: string, extraArgs: string[]): Promise<ChildProcess> {
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--dir', dir, '--daemonize', 'no', '--loglevel', 'notice', ...extraArgs,
+  ];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        child.off('exit', onExit);
+        resolve(child);
+      }
+      if (output.length > 20_000) output = output.slice(-5_000);
+    };
+    const onExit = (code: number | null) => reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready:\n${output.slice(-2000)}`));
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', reject);
+  });
+}
+
+function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    // With no save points configured, SIGTERM shuts down without writing anything.
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Starts a private redis-server on a free port. `args` are extra server options, e.g. ACL users:
+ * `['--user', 'nopub', 'on', '>pw', '~*', '&*', '+@all', '-publish']`.
+ */
+export async function startPrivateRedis(options: { args?: string[] } = {}): Promise<PrivateRedis> {
+  const extraArgs = options.args ?? [];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hfg-private-redis-'));
+  let child: ChildProcess | null = null;
+  let port = 0;
+  // Another process may take the port between the probe and the server's bind: try a few.
+  for (let attempt = 1; !child; attempt++) {
+    port = await freePort();
+    try {
+      child = await launch(port, dir, extraArgs);
+    } catch (error) {
+      if (attempt >= 5) {
+        rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
+
+  let stopped = false;
+  const stop = async () => {
+    stopped = true;
+    if (child) await terminate(child);
+    child = null;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  onTestsDone(stop);
+
+  return {
+    port,
+    url(user) {
+      return user ? `redis://${encodeURIComponent(user.name)}:${encodeURIComponent(user.password)}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`;
+    },
+    async restart() {
+      if (stopped) throw new Error('private redis-server was stopped');
+      if (child) await terminate(child);
+      child = null;
+      child = await launch(port, dir, extraArgs);
+    },
+    stop,
+  };
+}
