@@ -7,7 +7,7 @@ import { db } from '../../src/db/knex';
 import { bookingQueue, partitionForKey } from '../../src/jobs/booking';
 import { api } from '../helpers/api';
 import {
-  assertInventoryMatches, availableUnits, bookingCafe, eventually, holdOrFail, makeCustomer, postHold,
+  assertInventoryMatches, availableUnits, bookingCafe, eventually, holdOrFail, lockWaiters, makeCustomer, postHold,
 } from '../helpers/bookings';
 import { startWorkers, stopWorkers, WorkerProcess } from '../helpers/workers';
 
@@ -118,9 +118,7 @@ Bounded('a transaction left open by a cut-off host does not freeze its partition
     }, `the hold behind the frozen transaction (${publicId}) to end`, 15000, 100).catch(async (error) => {
       // Say where it is stuck.
       const job = await queue.getJob(bullJobId);
-      const waiting = (await db.raw(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      )).rows[0].n;
+      const waiting = await lockWaiters();
       throw new Error(`${error.message}; the job is ${await job?.getState()} after ${job?.attemptsStarted} attempt(s) started, ${waiting} session(s) wait on a lock`);
     });
     assert.is(answer.state, 'completed', JSON.stringify(answer));

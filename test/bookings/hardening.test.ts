@@ -6,7 +6,7 @@ import { partitionForKey } from '../../src/jobs/booking';
 import { sweepExpiredHolds } from '../../src/workers/sweeper';
 import { api, ApiResponse, tokenFor } from '../helpers/api';
 import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
-import { assertInventoryMatches, availableUnits, bookingCafe, bookingRow, eventually, holdOrFail, postHold, useWorkers } from '../helpers/bookings';
+import { assertInventoryMatches, availableUnits, bookingCafe, bookingRow, eventually, holdOrFail, lockWaiters, postHold, useWorkers } from '../helpers/bookings';
 
 // Defects a review and an attack found in the booking engine (issue 7), each under real
 // concurrency: parallel HTTP requests, two worker processes, then SQL.
@@ -17,12 +17,6 @@ const ASYNC = { Prefer: 'respond-async' };
 
 async function pendingHoldsOf(userId: number): Promise<number> {
   return Number((await db('bookings').where({ user_id: userId, status: 'pending_verified' }).count('* as n'))[0].n);
-}
-
-/** Sessions of this test database waiting for a lock right now. */
-async function lockWaiters(): Promise<number> {
-  const { rows } = await db.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-  return rows[0].n;
 }
 
 async function jobAnswer(token: string, accepted: ApiResponse): Promise<{ status: number; result?: any; error?: any }> {

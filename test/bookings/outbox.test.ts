@@ -13,7 +13,7 @@ import { HoldRequest, Outcome } from '../../src/domain/booking-types';
 import { bookingJobOptions, partitionForKey } from '../../src/jobs/booking';
 import { bookingQueueName, bookingQueueNames, queuePrefix } from '../../src/jobs/queues';
 import { tokenFor } from '../helpers/api';
-import { assertInventoryMatches, bookingRow } from '../helpers/bookings';
+import { assertInventoryMatches, bookingRow, eventually } from '../helpers/bookings';
 import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
 import { freePort, PrivateRedis, startPrivateRedis } from '../helpers/private-redis';
 import { onTestsDone } from '../helpers/resources';
@@ -76,26 +76,10 @@ function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
-/**
- * Polls `probe` like `eventually` (a throwing probe counts as "not yet": Redis may be reconnecting),
- * but fails at once, with the process's last output, when `child` died meanwhile.
- */
-async function whileAlive<T>(child: ChildProcess, output: { text: () => string }, probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 15000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error) {
-      last = error;
-    }
-    if (!isRunning(child)) {
-      throw new Error(`waiting for ${what}: worker ${child.pid} died (exit ${child.exitCode}, signal ${child.signalCode}); its last output:\n${output.text().slice(-3000)}`);
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** `eventually`, failing at once, with the process's last output, when `child` died meanwhile. */
+function whileAlive<T>(child: ChildProcess, output: { text: () => string }, probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 15000): Promise<T> {
+  return eventually(probe, what, timeoutMs, 100, () => (isRunning(child) ? null
+    : `worker ${child.pid} died (exit ${child.exitCode}, signal ${child.signalCode}); its last output:\n${output.text().slice(-3000)}`));
 }
 
 async function startRealtime(redisUrl: string): Promise<ChildProcess> {

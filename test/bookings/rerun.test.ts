@@ -6,7 +6,7 @@ import { db } from '../../src/db/knex';
 import { bookingQueue, partitionForKey } from '../../src/jobs/booking';
 import { HoldRequest } from '../../src/domain/booking-types';
 import { api } from '../helpers/api';
-import { assertInventoryMatches, availableUnits, bookingCafe, eventually, postHold } from '../helpers/bookings';
+import { assertInventoryMatches, availableUnits, bookingCafe, eventually, lockWaiters, postHold } from '../helpers/bookings';
 import { startWorkers, stopWorkers, WorkerProcess } from '../helpers/workers';
 
 // SPEC §2, request ledger: a job whose worker paused longer than its job lock is taken over and
@@ -37,14 +37,6 @@ async function sessions(): Promise<string> {
       WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY pid`,
   )).rows;
   return JSON.stringify(rows);
-}
-
-/** Sessions of this test database that wait for a lock (heavyweight: row, transaction id). */
-async function lockWaiters(): Promise<number> {
-  const row = (await db.raw(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-  )).rows[0];
-  return row.n;
 }
 
 Rerun('a re-run never answers 409 for a hold that committed', async () => {

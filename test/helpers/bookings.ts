@@ -72,9 +72,12 @@ export async function bookingRowsOfGame(gameId: number): Promise<BookingRow[]> {
 
 /**
  * Polls `probe` until it returns something other than undefined/false, or fails after `timeoutMs`.
- * For state that workers change asynchronously: no fixed sleeps.
+ * For state that workers change asynchronously: no fixed sleeps. A probe that throws counts as "not
+ * yet"; `giveUp`, when it returns a message (a process the wait depends on died), fails at once.
  */
-export async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 5000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 5000, everyMs = 50, giveUp: () => string | null = () => null,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -84,9 +87,17 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false>,
     } catch (error) {
       last = error;
     }
+    const reason = giveUp();
+    if (reason) throw new Error(`waiting for ${what}: ${reason}`);
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/** Sessions of this test database waiting for a heavyweight lock (a row, a transaction id) right now. */
+export async function lockWaiters(): Promise<number> {
+  const { rows } = await db.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+  return rows[0].n;
 }
 
 // ---- fixtures ---------------------------------------------------------------------------------
