@@ -9,15 +9,36 @@ import { logger } from '../logger';
 /** Rows younger than this belong to the relay after their commit; older ones to the periodic relay. */
 export const LEFTOVER_AGE_MS = 5000;
 
+/** Sent rows are deleted together, a few milliseconds after the first of them was sent: one statement for many jobs. */
+const DELETE_AFTER_MS = 10;
+
 const inFlight = new Set<Promise<void>>();
+let sent: OutboxMessage[] = [];
+let deleting: Promise<void> | null = null;
+
+function deleteSentSoon(messages: OutboxMessage[]): Promise<void> {
+  sent.push(...messages);
+  deleting ??= new Promise<void>((resolve) => setTimeout(resolve, DELETE_AFTER_MS)).then(async () => {
+    const batch = sent;
+    sent = [];
+    deleting = null;
+    try {
+      await deleteSent(batch);
+    } catch (error) {
+      logger.warn({ err: error, events: batch.length }, 'could not delete relayed outbox rows; the periodic relay will send them again');
+    }
+  });
+  return deleting;
+}
 
 async function relay(messages: OutboxMessage[]): Promise<void> {
   try {
     await publishEvents(messages);
-    await deleteSent(messages);
   } catch (error) {
     logger.warn({ err: error, events: messages.length }, 'outbox relay failed; the periodic relay will send these events');
+    return;
   }
+  await deleteSentSoon(messages);
 }
 
 /** Called after the commit that made `messages`; does not wait for Redis. */
