@@ -109,7 +109,10 @@ export async function applyHolds(trx: Transaction, requests: HoldRequest[], limi
     }
   });
 
-  // Lock: users first (their holds across every partition), then inventory; then read.
+  // Lock: users first (their holds across every partition), then inventory; then read. The race:
+  // one user's holds for games in two partitions run at once; a count taken in the statement that
+  // waits for the user's lock comes from a snapshot before that wait and misses the holds the other
+  // partition just committed, so the limit is counted in the next statement.
   const existingUsers = await lockUsers(trx, requests.filter((_, i) => !outcomes[i]).map((r) => r.userId));
   requests.forEach((request, index) => {
     if (!outcomes[index] && !existingUsers.has(request.userId)) outcomes[index] = { status: 404, body: new NotFound('User').toBody() };
