@@ -60,7 +60,8 @@ export async function runLedgered<R extends Ledgered>(
     const first = requests[indexes[0]];
     return {
       id, user_id: first.actor!.userId, endpoint: first.idempotency?.endpoint ?? context.endpoint,
-      idempotency_key: first.idempotency?.key ?? null, body_hash: hashOf(indexes[0]), job_ids: indexes.map(context.jobIdOf),
+      idempotency_key: first.idempotency?.key ?? null, body_hash: hashOf(indexes[0]),
+      copies: indexes.map((index) => ({ jobId: context.jobIdOf(index), bodyHash: hashOf(index) })),
     };
   }));
 
@@ -91,19 +92,24 @@ export async function runLedgered<R extends Ledgered>(
   return outcomes as Outcome[];
 }
 
-interface LedgerRow {
+interface LedgerClaim {
   id: string;
   user_id: number;
   endpoint: string;
   idempotency_key: string | null;
   body_hash: string | null;
-  job_ids: string[];
+  /** Every copy of the request in this job: its public job id, and the body it carries. */
+  copies: Array<{ jobId: string; bodyHash: string | null }>;
 }
 
+/** The job ids of the copies that carry `bodyHash`: only those may be answered with the row's answer. */
+const jobIdsFor = (claim: LedgerClaim, bodyHash: string | null) => claim.copies.filter((c) => c.bodyHash === bodyHash).map((c) => c.jobId);
+
 /** Claims rows for requests (in id order, so two jobs that share requests claim them in one order); returns the answers recorded before. */
-async function claim(trx: Transaction, rows: LedgerRow[]): Promise<Map<string, { bodyHash: string | null; outcome: Outcome }>> {
+async function claim(trx: Transaction, claims: LedgerClaim[]): Promise<Map<string, { bodyHash: string | null; outcome: Outcome }>> {
   const recorded = new Map<string, { bodyHash: string | null; outcome: Outcome }>();
-  if (rows.length === 0) return recorded;
+  if (claims.length === 0) return recorded;
+  const rows = claims.map(({ copies, ...row }) => ({ ...row, job_ids: jobIdsFor({ ...row, copies }, row.body_hash) }));
   const claimed = new Set<string>((await trx.raw(
     `INSERT INTO request_ledger (id, user_id, endpoint, idempotency_key, body_hash, job_ids, state)
      SELECT r.id, r.user_id, r.endpoint, r.idempotency_key, r.body_hash, r.job_ids, 'running'
@@ -111,7 +117,7 @@ async function claim(trx: Transaction, rows: LedgerRow[]): Promise<Map<string, {
      ON CONFLICT (id) DO NOTHING RETURNING id`,
     [JSON.stringify(rows)],
   )).rows.map((row: { id: string }) => row.id));
-  const earlier = rows.filter((row) => !claimed.has(row.id));
+  const earlier = claims.filter((row) => !claimed.has(row.id));
   if (earlier.length === 0) return recorded;
   // Read after the claim's wait: the first run has committed (or rolled back) by now.
   const found: Array<{ id: string; body_hash: string | null; state: string; status: number | null; answer: unknown }> =
@@ -120,33 +126,48 @@ async function claim(trx: Transaction, rows: LedgerRow[]): Promise<Map<string, {
     if (row.state !== 'completed') throw new Error(`request ${row.id} is still running elsewhere`);
     recorded.set(row.id, { bodyHash: row.body_hash, outcome: { status: row.status!, body: row.answer } });
   }
-  // A job run again carries the same ids and writes nothing here; another job is noted.
-  await trx.raw(
-    `UPDATE request_ledger AS l SET job_ids = ARRAY(SELECT DISTINCT unnest(l.job_ids || a.job_ids))
-       FROM json_to_recordset(?::json) AS a(id text, job_ids text[])
-      WHERE l.id = a.id AND NOT l.job_ids @> a.job_ids`,
-    [JSON.stringify(earlier.map((row) => ({ id: row.id, job_ids: row.job_ids })))],
-  );
+  // Another job that carried the request with its body is noted (a job run again carries the same
+  // ids and writes nothing); a copy with another body is answered 409 and never gets this answer.
+  const noted = earlier.filter((row) => recorded.has(row.id))
+    .map((row) => ({ id: row.id, job_ids: jobIdsFor(row, recorded.get(row.id)!.bodyHash) }))
+    .filter((row) => row.job_ids.length > 0);
+  if (noted.length > 0) {
+    await trx.raw(
+      `UPDATE request_ledger AS l SET job_ids = ARRAY(SELECT DISTINCT unnest(l.job_ids || a.job_ids))
+         FROM json_to_recordset(?::json) AS a(id text, job_ids text[])
+        WHERE l.id = a.id AND NOT l.job_ids @> a.job_ids
+          AND l.id IN (SELECT id FROM request_ledger WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE)`,
+      [JSON.stringify(noted), noted.map((row) => row.id)],
+    );
+  }
   return recorded;
 }
 
 export interface LedgerAnswer {
   userId: number;
+  bodyHash: string | null;
   outcome: Outcome;
 }
 
-function answerOf(row: { user_id: number; status: number; answer: unknown } | undefined): LedgerAnswer | null {
-  return row ? { userId: row.user_id, outcome: { status: row.status, body: row.answer } } : null;
+const ANSWER_COLUMNS = ['user_id', 'body_hash', 'status', 'answer'];
+
+function answerOf(row: { user_id: number; body_hash: string | null; status: number; answer: unknown } | undefined): LedgerAnswer | null {
+  return row ? { userId: row.user_id, bodyHash: row.body_hash, outcome: { status: row.status, body: row.answer } } : null;
 }
 
-/** The recorded answer of a request, by its request id (Idempotency-Key replays). */
-export async function answerOfRequest(requestId: string): Promise<LedgerAnswer | null> {
-  return answerOf(await db('request_ledger').where({ id: requestId, state: 'completed' }).first('user_id', 'status', 'answer'));
+/**
+ * The answer an Idempotency-Key replay gets from the ledger, or null when the request has none:
+ * the recorded answer for the body it was recorded with, 409 `duplicate` for any other body.
+ */
+export async function replayOfRequest(requestId: string, bodyHash: string): Promise<Outcome | null> {
+  const recorded = answerOf(await db('request_ledger').where({ id: requestId, state: 'completed' }).first(ANSWER_COLUMNS));
+  if (!recorded) return null;
+  return recorded.bodyHash === bodyHash ? recorded.outcome : duplicateKey();
 }
 
 /** The recorded answer of the request a public job id names (GET /jobs/:id). */
 export async function answerOfJob(jobId: string): Promise<LedgerAnswer | null> {
-  return answerOf(await db('request_ledger').whereRaw('job_ids @> ARRAY[?]::text[]', [jobId]).where('state', 'completed').first('user_id', 'status', 'answer'));
+  return answerOf(await db('request_ledger').whereRaw('job_ids @> ARRAY[?]::text[]', [jobId]).where('state', 'completed').first(ANSWER_COLUMNS));
 }
 
 /** Deletes answers older than the retention, a batch at a time; returns how many went. */

@@ -7,7 +7,7 @@ import { formatJobRef, JobRef } from '../jobs/job-ref';
 import { queue } from '../jobs/queues';
 import { JobEnd, jobWaiter } from '../jobs/job-waiter';
 import { claimIdempotencyKey, forgetIdempotencyKey, idempotentRequestId, recordJobRef, requestHash } from '../jobs/idempotency';
-import { answerOfRequest } from '../db/request-ledger';
+import { replayOfRequest } from '../db/request-ledger';
 import { AuthUser } from './auth';
 import { AppContext } from './context';
 
@@ -99,9 +99,12 @@ export async function runIdempotent(
       return respondWithJob(ctx, { ref: claim.ref, done });
     }
   }
-  if (!claim.first) {
-    const recorded = await answerOfRequest(requestId);
-    if (recorded) return answer(ctx, recorded.outcome);
+  // The ledger's record decides, whatever Redis knows (its claims last a day, the ledger a week):
+  // the first answer for the first body, 409 for another, and nothing submitted either way.
+  const replay = await replayOfRequest(requestId, hash);
+  if (replay) {
+    if (claim.first) await forgetIdempotencyKey(requestId); // a claim under this body must not refuse the first body
+    return answer(ctx, replay);
   }
   // First request, or the first one's job vanished before answering: (re)submit under the same
   // request id; the request ledger makes a second run change nothing.

@@ -129,6 +129,29 @@ AtLeastOnce('the request ledger keeps answers for its retention, then the schedu
   assert.is(await db('request_ledger').where({ id: requestId }).first('id'), undefined);
 });
 
+AtLeastOnce('copies of one keyed request with different bodies: the first body is held, the others are 409 and never read its answer', async () => {
+  const f = await setup();
+  const requestId = `k${randomUUID().replace(/-/g, '')}`;
+  const copy = (slotIndex: number, requestHash: string) => ({
+    requestId, actor: f.actor, userId: f.user.id, gameId: f.game.id, bookDate: f.bookDate, slotIds: [f.slots[slotIndex].id],
+    idempotency: { endpoint: 'POST /bookings', key: 'same-key', requestHash },
+  });
+  const jobIdsOf = async () => ((await db('request_ledger').where({ id: requestId }).first('job_ids')).job_ids as string[]).sort();
+  const [[held, refused]] = await runTwice('hold', { requests: [copy(0, 'h1'), copy(1, 'h2')] });
+  assert.is(held.status, 201);
+  assert.equal([refused.status, (refused.body as { code: string }).code], [409, 'duplicate']);
+  const firstIds = await jobIdsOf();
+  assert.is(firstIds.length, 1, 'only the copy that was held names the answer');
+  const [[other]] = await runTwice('hold', { requests: [copy(1, 'h2')] });
+  assert.equal([other.status, (other.body as { code: string }).code], [409, 'duplicate']);
+  assert.equal(await jobIdsOf(), firstIds, 'a copy with another body is not noted');
+  const [[same]] = await runTwice('hold', { requests: [copy(0, 'h1')] });
+  assert.equal(same, held);
+  assert.is((await jobIdsOf()).length, 2, 'a later job with the first body is noted');
+  assert.is((await snapshot(f.game.id)).bookings.length, 1);
+  await assertInventoryMatches(f.game.id);
+});
+
 AtLeastOnce('release by the user and by the sweeper: released once', async () => {
   const f = await setup();
   const released = await hold(f, 0);

@@ -67,4 +67,25 @@ test('a keyed request submitted twice under one request id: both job ids answer 
   await assertInventoryMatches(cafe.game.id);
 });
 
+test('a different body under a used key once its Redis claim is gone: 409 duplicate, never the first answer; the first body still replays', async () => {
+  const cafe = await bookingCafe();
+  const key = `claim-gone-${Date.now()}`;
+  const body1 = { slot_id: cafe.slots[2].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date };
+  const body2 = { ...body1, slot_id: cafe.slots[5].id };
+  const first = await postHold(cafe.token, body1, { 'Idempotency-Key': key });
+  assert.is(first.status, 201, JSON.stringify(first.body));
+  // The claim lives a day in Redis (or Redis lost its data); the ledger row lives a week.
+  const claimKey = `${config.redisKeyPrefix}:idempotency:${idempotentRequestId(cafe.user.id, 'POST /bookings', key)}`;
+  for (const attempt of [1, 2]) {
+    await clientRedis().del(claimKey);
+    const other = await postHold(cafe.token, body2, { 'Idempotency-Key': key, Prefer: 'respond-async' });
+    assert.is(other.status, 409, `attempt ${attempt}: ${JSON.stringify(other.body)}`);
+    assert.is(other.body.code, 'duplicate');
+    const again = await postHold(cafe.token, body1, { 'Idempotency-Key': key });
+    assert.equal([again.status, again.body], [201, first.body], `attempt ${attempt}`);
+  }
+  assert.is(Number((await db('bookings').where({ user_id: cafe.user.id }).count('* as n'))[0].n), 1, 'one hold');
+  await assertInventoryMatches(cafe.game.id);
+});
+
 test.run();
