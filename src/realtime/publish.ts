@@ -105,8 +105,10 @@ function emitOne({ kind, payload }: PublishedEvent, { event_id, occurred_at }: E
 }
 
 /**
- * Publishes events to every realtime instance; resolves once Redis accepted every one of them,
- * rejects (never throws synchronously, never crashes the process) when Redis refused or is gone.
+ * Publishes events to every realtime instance; resolves once Redis handed every one of them to a
+ * realtime process, rejects (never throws synchronously, never crashes the process) when Redis
+ * refused, is gone, or no realtime process was listening (a PUBLISH that reached no subscriber is
+ * lost, so it is not sent).
  */
 export async function publishEvents(stamped: Array<{ event: PublishedEvent; stamp: EventStamp }>): Promise<void> {
   const sent: Array<Promise<unknown>> = [];
@@ -116,7 +118,8 @@ export async function publishEvents(stamped: Array<{ event: PublishedEvent; stam
   } finally {
     replies = null;
   }
-  await Promise.all(sent);
+  const receivers = await Promise.all(sent);
+  if (receivers.some((count) => count === 0)) throw new Error('no realtime process is listening');
 }
 
 export async function closePublisher(): Promise<void> {

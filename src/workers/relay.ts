@@ -48,10 +48,21 @@ export function relayAfterCommit(messages: OutboxMessage[]): void {
   inFlight.add(relaying);
 }
 
-/** The periodic relay: whatever the relay after commit did not send (a crash, a failed publish). */
+/** Socket events no realtime process took for this long are dropped: their clients have reconnected and read the state since. */
+export const SOCKET_EVENT_MAX_AGE_MS = 3600_000;
+
+/** The periodic relay: whatever the relay after commit did not send (a crash, a failed publish, no realtime process up). */
 export async function relayOutboxLeftovers(): Promise<number> {
-  const sent = await relayLeftovers((messages) => publishEvents(messages), LEFTOVER_AGE_MS);
+  let result: { sent: number; dropped: number };
+  try {
+    result = await relayLeftovers((messages) => publishEvents(messages), LEFTOVER_AGE_MS, SOCKET_EVENT_MAX_AGE_MS);
+  } catch (error) {
+    logger.warn({ err: error }, 'periodic outbox relay failed; it tries again at its next run');
+    return 0;
+  }
+  const { sent, dropped } = result;
   if (sent) logger.info({ events: sent }, 'relayed outbox leftovers');
+  if (dropped) logger.warn({ events: dropped, maxAgeMs: SOCKET_EVENT_MAX_AGE_MS }, 'dropped socket events no realtime process took');
   return sent;
 }
 
