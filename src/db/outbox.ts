@@ -6,8 +6,8 @@ import type { EventStamp } from '../realtime/publish';
 
 // The transactional outbox (SPEC §2): the one way an effect leaves a transaction. The transaction
 // that changes a booking inserts the events it implies; the worker relays them right after commit
-// and deletes them once Redis took them; a periodic relay sends whatever a crash or a Redis
-// failure left behind. Delivery is at least once: clients deduplicate on the event id.
+// and deletes them once a realtime process received them; a periodic relay sends whatever a
+// crash, a Redis failure or a moment without realtime processes left behind. Delivery is at least once: clients deduplicate on the event id.
 
 export interface OutboxMessage {
   event: BookingEvent;

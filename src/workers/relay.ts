@@ -3,8 +3,9 @@ import { publishEvents } from '../realtime/publish';
 import { logger } from '../logger';
 
 // The outbox relay (SPEC §2): right after a booking transaction commits, its events go to the
-// socket.io emitter and, once Redis took them, their outbox rows are deleted. A failure (Redis
-// gone, an error reply) is logged, never thrown: the rows stay, and the periodic relay sends them.
+// socket.io emitter and, once a realtime process received them, their outbox rows are deleted. A
+// failure (Redis gone, an error reply, nobody listening) is logged, never thrown: the rows stay,
+// and the periodic relay sends them.
 
 /** Rows younger than this belong to the relay after their commit; older ones to the periodic relay. */
 export const LEFTOVER_AGE_MS = 5000;
