@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'fs';
-import { createServer } from 'net';
 import os from 'os';
 import { join } from 'path';
 import { Knex } from 'knex';
+import { freePort } from '../scripts/test-env';
 import { config } from '../src/config';
 import { createKnex, db } from '../src/db/knex';
 import { applyHolds, configuredHoldLimits } from '../src/db/holds';
@@ -200,17 +200,6 @@ async function runHttp(path: PathName, port: number, route: string, set: Fixture
 }
 
 // ---- processes ----------------------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor(what: string, ready: () => Promise<boolean>, children: Child[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

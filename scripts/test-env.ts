@@ -1,3 +1,5 @@
+import { createServer } from 'net';
+
 // Settings the test suite and benchmarks run with, unless the environment already says otherwise.
 export const testDefaults: Record<string, string> = {
   REDIS_URL: 'redis://127.0.0.1:6379',
@@ -18,4 +20,16 @@ export function databaseUrlFor(name: string): string {
   const url = new URL(adminDatabaseUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** A TCP port nothing listens on right now (the kernel's choice), for processes a test or benchmark starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -15,7 +15,8 @@ import { bookingQueueName, bookingQueueNames, queuePrefix } from '../../src/jobs
 import { tokenFor } from '../helpers/api';
 import { assertInventoryMatches, bookingRow, eventually } from '../helpers/bookings';
 import { dateInDays, makeGame, makeUser, makeVendor } from '../helpers/fixtures';
-import { freePort, PrivateRedis, startPrivateRedis } from '../helpers/private-redis';
+import { PrivateRedis, startPrivateRedis } from '../helpers/private-redis';
+import { freePort } from '../../scripts/test-env';
 import { onTestsDone } from '../helpers/resources';
 import { connected, openSocket, recorder } from '../helpers/sockets';
 import { startWorker, WorkerProcess } from '../helpers/workers';

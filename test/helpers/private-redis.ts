@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'child_process';
 import { mkdtempSync, rmSync } from 'fs';
-import { createServer } from 'net';
 import os from 'os';
 import path from 'path';
 import { onTestsDone } from './resources';
+import { freePort } from '../../scripts/test-env';
 
 // A redis-server of a test's own, on a free port, for tests that need Redis to misbehave (ACL
 // refusals, a restart that loses every key) without touching the shared Redis on 6379. No
@@ -17,18 +17,6 @@ export interface PrivateRedis {
   restart(): Promise<void>;
   /** Stops the server (idempotent); also called once every suite has run. */
   stop(): Promise<void>;
-}
-
-/** A TCP port nothing listens on right now (the kernel's choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts redis-server on `port`; resolves once it accepts connections, rejects if it exits first. */
