@@ -95,9 +95,9 @@ export async function applyHolds(trx: Transaction, requests: HoldRequest[], limi
 
   // Refuse what needs no lock: a request refused for its game or cafe neither locks nor creates
   // inventory rows.
-  const forCafes = requests.filter((r) => r.actor.role === 'vendor' && heldByVendor(r.actor, r.userId) !== null);
   // SPEC §4: a cafe holds only for its own customers, so it can never read a stranger's contact
   // details through a booking it made.
+  const forCafes = requests.filter((r) => heldByVendor(r.actor, r.userId) !== null);
   const customers = await customersAmong(trx, forCafes.map((r) => ({ vendorId: r.actor.vendorId!, userId: r.userId })));
   requests.forEach((request, index) => {
     const game = catalog.games.get(request.gameId);
