@@ -2,6 +2,8 @@
 // closes shared connections so the process exits with uvu's code.
 import fs from 'fs';
 import path from 'path';
+import { startFakeRazorpay } from './fake-razorpay';
+import { setFakeRazorpay } from '../test/helpers/razorpay';
 
 function findTests(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -17,6 +19,13 @@ async function main(): Promise<void> {
     .sort()
     .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
   if (files.length === 0) throw new Error(`no test files match ${filters.join(' ')}`);
+  // Razorpay is reached at the fake server, here and in every worker process the tests start: set
+  // before any test file loads src/config.ts.
+  const fake = await startFakeRazorpay({
+    keyId: process.env.RAZORPAY_KEY_ID!, keySecret: process.env.RAZORPAY_KEY_SECRET!, webhookSecret: process.env.RAZORPAY_WEBHOOK_SECRET!,
+  });
+  process.env.RAZORPAY_API_BASE = fake.url;
+  setFakeRazorpay(fake);
   (globalThis as any).UVU_DEFER = 1;
   const uvu = require('uvu');
   files.forEach((file, index) => {
@@ -27,6 +36,7 @@ async function main(): Promise<void> {
   await uvu.exec(false);
   const { closeTestResources } = require('../test/helpers/resources');
   await closeTestResources();
+  await fake.close();
 }
 
 main().then(

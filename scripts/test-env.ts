@@ -12,6 +12,7 @@ export const testDefaults: Record<string, string> = {
   LOG_LEVEL: 'silent',
   SYNC_WAIT_MS: '5000',
   BOOKING_PARTITIONS: '4',
+  RAZORPAY_TIMEOUT_MS: '1000',
 };
 
 export const adminDatabaseUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

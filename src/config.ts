@@ -11,6 +11,8 @@ export interface Config {
   razorpayKeySecret: string;
   razorpayWebhookSecret: string;
   razorpayApiBase: string;
+  /** How long one Razorpay call may take before it counts as failed (and is retried). */
+  razorpayTimeoutMs: number;
   holdTtlSeconds: number;
   sweepIntervalMs: number;
   bookingPartitions: number;
@@ -89,6 +91,7 @@ export function parseConfig(env: Env): Config {
     razorpayKeySecret: text('RAZORPAY_KEY_SECRET'),
     razorpayWebhookSecret: text('RAZORPAY_WEBHOOK_SECRET'),
     razorpayApiBase: url('RAZORPAY_API_BASE', ['http:', 'https:'], 'https://api.razorpay.com'),
+    razorpayTimeoutMs: integer('RAZORPAY_TIMEOUT_MS', 10000, 100, 120000),
     holdTtlSeconds: integer('HOLD_TTL_SECONDS', 360, 1, 86400),
     sweepIntervalMs: integer('SWEEP_INTERVAL_MS', 15000, 100, 3600000),
     bookingPartitions: integer('BOOKING_PARTITIONS', 8, 1, 1024),
