@@ -4,5 +4,6 @@ import { onboardingRouter } from './onboarding';
 import { adminRouter } from './admin';
 import { bookingsRouter } from './bookings';
 import { jobsRouter } from './jobs';
+import { walletsRouter } from './wallets';
 
-export const routes = [healthRouter, catalogRouter, onboardingRouter, adminRouter, bookingsRouter, jobsRouter];
+export const routes = [healthRouter, catalogRouter, onboardingRouter, adminRouter, bookingsRouter, jobsRouter, walletsRouter];
