@@ -19,7 +19,7 @@ export async function up(knex: Knex): Promise<void> {
     t.specificType('job_ids', 'text[]').notNullable();
     t.text('state').notNullable();
     t.integer('status'); // the HTTP status of the answer
-    t.jsonb('answer');
+    t.json('answer'); // json, not jsonb: a replay answers the very bytes of the first answer
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.index(['created_at']);

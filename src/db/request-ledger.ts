@@ -78,7 +78,7 @@ export async function runLedgered<R extends Ledgered>(
   if (answers.length > 0) {
     await trx.raw(
       `UPDATE request_ledger AS l SET state = 'completed', status = a.status, answer = a.answer, updated_at = now()
-         FROM json_to_recordset(?::json) AS a(id text, status int, answer jsonb)
+         FROM json_to_recordset(?::json) AS a(id text, status int, answer json)
         WHERE l.id = a.id`,
       [JSON.stringify(answers)],
     );

@@ -90,6 +90,10 @@ export async function runIdempotent(
   const requestId = idempotentRequestId(userId, endpoint, key);
   const hash = requestHash(requestBody);
   const idempotency: IdempotencyRef = { endpoint, key, requestHash: hash };
+  // The ledger's record decides, whatever Redis knows (its claims last a day, the ledger a week):
+  // the first answer for the first body, 409 for another, and nothing claimed or submitted.
+  const recorded = await replayOfRequest(requestId, hash);
+  if (recorded) return answer(ctx, recorded);
   const claim = await claimIdempotencyKey(requestId, hash, Math.min(remainingWait(ctx), 2000));
   if (!claim.first && claim.ref) {
     const state = await queue(claim.ref.queueName).getJobState(claim.ref.jobId);
@@ -99,12 +103,10 @@ export async function runIdempotent(
       return respondWithJob(ctx, { ref: claim.ref, done });
     }
   }
-  // The ledger's record decides, whatever Redis knows (its claims last a day, the ledger a week):
-  // the first answer for the first body, 409 for another, and nothing submitted either way.
-  const replay = await replayOfRequest(requestId, hash);
-  if (replay) {
-    if (claim.first) await forgetIdempotencyKey(requestId); // a claim under this body must not refuse the first body
-    return answer(ctx, replay);
+  if (!claim.first) {
+    // The first request's job is gone: its answer, if it committed one, is in the ledger by now.
+    const replay = await replayOfRequest(requestId, hash);
+    if (replay) return answer(ctx, replay);
   }
   // First request, or the first one's job vanished before answering: (re)submit under the same
   // request id; the request ledger makes a second run change nothing.

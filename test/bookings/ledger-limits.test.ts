@@ -88,4 +88,24 @@ test('a different body under a used key once its Redis claim is gone: 409 duplic
   await assertInventoryMatches(cafe.game.id);
 });
 
+test('the original body retried while another body is being refused still gets its first answer', async () => {
+  const cafe = await bookingCafe({ total_slots: 3 });
+  const key = `window-${Date.now()}`;
+  const bodyX = { slot_id: cafe.slots[5].id, user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date };
+  const bodyY = { ...bodyX, slot_id: cafe.slots[6].id };
+  const first = await postHold(cafe.token, bodyX, { 'Idempotency-Key': key });
+  assert.is(first.status, 201, JSON.stringify(first.body));
+  const claimKey = `${config.redisKeyPrefix}:idempotency:${idempotentRequestId(cafe.user.id, 'POST /bookings', key)}`;
+  for (let round = 0; round < 10; round++) {
+    await clientRedis().del(claimKey); // the claim lapsed; the ledger row remains
+    const [other, original] = await Promise.all([
+      postHold(cafe.token, bodyY, { 'Idempotency-Key': key }),
+      postHold(cafe.token, bodyX, { 'Idempotency-Key': key }),
+    ]);
+    assert.equal([other.status, other.body.code], [409, 'duplicate'], `round ${round}`);
+    assert.equal([original.status, original.body], [201, first.body], `round ${round}`);
+  }
+  assert.is(Number((await db('bookings').where({ user_id: cafe.user.id }).count('* as n'))[0].n), 1, 'one hold');
+});
+
 test.run();

@@ -221,6 +221,16 @@ test('slot events reach the room of that game and date only', async () => {
   assert.equal(feeds.otherGame.received, [{ event: 'slot_released', payload: nextGame }]);
 });
 
+test('with a realtime process up, events for rooms nobody joined count as delivered (the adapter takes every room)', async () => {
+  await realtimeServer(0);
+  const nobody = freshId();
+  const stamp = { event_id: `event-${freshId()}`, occurred_at: new Date().toISOString() };
+  await publishEvents([
+    { event: { kind: 'slot_released', payload: { vendor_id: nobody, game_id: nobody, slot_id: 1, date: '2031-01-01', available_slot: 1 } }, stamp },
+    { event: { kind: 'booking_updated', payload: { booking_id: nobody, user_id: nobody, vendor_id: nobody, game_id: nobody, slot_id: 1, book_date: '2031-01-01', status: 'confirmed' } }, stamp },
+  ]);
+});
+
 test('every realtime instance delivers: clients on a second process get the same events', async () => {
   const userId = freshId();
   const first = await connect(tokenFor('user', userId), 0);
