@@ -1,4 +1,4 @@
-import { createRouter } from '../context';
+import { AppContext, createRouter } from '../context';
 import { requireRole, requireUser } from '../auth';
 import { bodyParser, idParams, noQuery } from '../validate';
 import { NotFound } from '../../errors';
@@ -23,24 +23,22 @@ const parseCredit = bodyParser<{ amount: number; reason: string }>({
 });
 const parseUserId = idParams('id');
 
-walletsRouter.get('/wallet', async (ctx) => {
-  const user = requireUser(ctx.state.user);
+/** A wallet answer carries personal data: never cached. */
+async function answerWallet(ctx: AppContext, userId: number): Promise<void> {
   noQuery(ctx.query);
-  const wallet = await walletOf(user.id);
+  const wallet = await walletOf(userId);
   if (!wallet) throw new NotFound('User');
   ctx.set('Cache-Control', 'no-store');
   ctx.body = wallet;
-});
+}
+
+walletsRouter.get('/wallet', (ctx) => answerWallet(ctx, requireUser(ctx.state.user).id));
 
 walletsRouter.get('/users/:id/wallet', async (ctx) => {
   requireUser(ctx.state.user);
   const { id } = parseUserId(ctx.params);
   requireRole(ctx.state.user, 'admin');
-  noQuery(ctx.query);
-  const wallet = await walletOf(id);
-  if (!wallet) throw new NotFound('User');
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = wallet;
+  await answerWallet(ctx, id);
 });
 
 walletsRouter.post('/users/:id/wallet/credit', async (ctx) => {
