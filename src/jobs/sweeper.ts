@@ -8,10 +8,10 @@ import { QUEUE_NAMES, queue } from './queues';
 
 export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger';
 
-const SCHEDULES: Array<{ id: string; name: SweeperJobName; every: () => number }> = [
-  { id: 'sweep-expired-holds', name: 'sweep', every: () => config.sweepIntervalMs },
-  { id: 'relay-outbox-leftovers', name: 'relay-outbox', every: () => 5000 },
-  { id: 'prune-request-ledger', name: 'prune-ledger', every: () => 3600_000 },
+const SCHEDULES: Array<{ id: string; name: SweeperJobName; every: number }> = [
+  { id: 'sweep-expired-holds', name: 'sweep', every: config.sweepIntervalMs },
+  { id: 'relay-outbox-leftovers', name: 'relay-outbox', every: 5000 },
+  { id: 'prune-request-ledger', name: 'prune-ledger', every: 3600_000 },
 ];
 
 export function sweeperQueue() {
@@ -21,7 +21,7 @@ export function sweeperQueue() {
 /** Idempotent: every worker process calls it at start; each scheduler exists once. */
 export async function scheduleSweeper(): Promise<void> {
   for (const schedule of SCHEDULES) {
-    await sweeperQueue().upsertJobScheduler(schedule.id, { every: schedule.every() }, {
+    await sweeperQueue().upsertJobScheduler(schedule.id, { every: schedule.every }, {
       name: schedule.name,
       data: {},
       opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },

@@ -11,10 +11,10 @@ const SWEEP_LIMIT = 5000;
  * re-checks the expiry under lock, so a hold confirmed meanwhile is left alone. The database's
  * clock decides, as it does in the release.
  */
-export async function sweepExpiredHolds(now?: Date): Promise<number> {
+export async function sweepExpiredHolds(): Promise<number> {
   const expired: Array<{ id: number; game_id: number; book_date: string }> = await db('bookings')
     .where('status', 'pending_verified')
-    .where('hold_expires_at', '<=', now ?? db.fn.now())
+    .where('hold_expires_at', '<=', db.fn.now())
     .orderBy('hold_expires_at')
     .limit(SWEEP_LIMIT)
     .select('id', 'game_id', 'book_date');

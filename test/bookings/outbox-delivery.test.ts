@@ -17,20 +17,24 @@ import { connected, openSocket, recorder } from '../helpers/sockets';
 useWorkers(test, 1, { SWEEP_INTERVAL_MS: '3600000' });
 
 let server: RealtimeServer | null = null;
-let client: Socket | null = null;
+const clients: Socket[] = [];
 test.after.each(async () => {
-  client?.close();
-  client = null;
+  for (const client of clients.splice(0)) client.close();
   await server?.close();
   server = null;
 });
 
+/** A realtime server, and a client following the cafe's slot room and the gamer's booking room. */
 async function follow(cafe: BookingCafe) {
   server = await startRealtimeServer(0);
-  client = await connected(openSocket(server.port));
-  const feed = recorder(client);
-  assert.equal(await client.emitWithAck('subscribe_slots', { vendor_id: cafe.vendor.id, game_id: cafe.game.id, date: cafe.date }), { ok: true });
-  return feed;
+  const watcher = await connected(openSocket(server.port));
+  const gamer = await connected(openSocket(server.port, { token: cafe.token }));
+  clients.push(watcher, gamer);
+  const feed = recorder(watcher);
+  const bookings = recorder(gamer);
+  assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: cafe.vendor.id, game_id: cafe.game.id, date: cafe.date }), { ok: true });
+  assert.equal(await gamer.emitWithAck('subscribe_bookings', { user_id: cafe.user.id }), { ok: true });
+  return Object.assign(feed, { bookings });
 }
 
 const rowsOfBooking = async (bookingId: number) => Number((await db('outbox')
@@ -75,6 +79,23 @@ test('a leftover sent after the release that undid it carries the slot\'s count 
   assert.is(late.available_slot, 3, 'the late slot_pending says what is free now');
   const last = feed.received.filter((e) => e.payload.slot_id === slot.id).pop()!;
   assert.is(last.payload.available_slot, await availableUnits(slot.id, cafe.date), 'the last count a client saw is the truth');
+  // And the hold's late booking_updated says what the booking is now: cancelled.
+  const updatesOf = () => feed.bookings.received.filter((e) => e.event === 'booking_updated' && e.payload.booking_id === bookingId);
+  const updates = await eventually(async () => updatesOf().length >= 2 && updatesOf(), 'the release\'s and the hold\'s booking_updated');
+  // At least once: the late one may come twice (this test's relay and the worker's), one event id.
+  assert.is(new Set(updates.map((e) => e.payload.event_id)).size, 2, 'the release\'s event and the hold\'s');
+  assert.ok(updates.every((e) => e.payload.status === 'cancelled'), `statuses: ${updates.map((e) => e.payload.status)}`);
+});
+
+test('socket events no realtime process took within an hour are dropped; younger ones wait', async () => {
+  const cafe = await bookingCafe();
+  const [old] = await holdOrFail(cafe, [cafe.slots[7].id]);
+  const [young] = await holdOrFail(cafe, [cafe.slots[8].id]);
+  await eventually(async () => (await rowsOfBooking(old)) === 2 && (await rowsOfBooking(young)) === 2, 'both holds\' events to wait in the outbox');
+  await db('outbox').whereRaw(`(payload->'event'->'payload'->>'booking_id')::int = ?`, [old]).update({ created_at: db.raw(`now() - interval '2 hours'`) });
+  await relayOutboxLeftovers();
+  assert.is(await rowsOfBooking(old), 0, 'the hour-old events were dropped');
+  assert.is(await rowsOfBooking(young), 2, 'the young ones still wait for a realtime process');
 });
 
 test.run();
