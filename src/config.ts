@@ -22,6 +22,8 @@ export interface Config {
   /** How far ahead, in days in the cafe's zone, a slot may be held. */
   maxDaysAhead: number;
   cancellationCutoffMinutes: number;
+  /** How often the payment reconciler asks Razorpay about open orders and settles what it finds. */
+  reconcileIntervalMs: number;
   adminUser: string;
   adminPassword: string;
   redisKeyPrefix: string;
@@ -100,6 +102,7 @@ export function parseConfig(env: Env): Config {
     maxPendingHoldsPerUser: integer('MAX_PENDING_HOLDS_PER_USER', 12, 1, 100000),
     maxDaysAhead: integer('MAX_DAYS_AHEAD', 90, 0, 3650),
     cancellationCutoffMinutes: integer('CANCELLATION_CUTOFF_MINUTES', 60, 0, 100000),
+    reconcileIntervalMs: integer('RECONCILE_INTERVAL_MS', 60000, 1000, 86400000),
     adminUser: text('ADMIN_USER'),
     adminPassword: text('ADMIN_PASSWORD', undefined, 8),
     redisKeyPrefix: text('REDIS_KEY_PREFIX', 'hfg'),

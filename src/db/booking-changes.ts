@@ -1,12 +1,17 @@
 import { Transaction } from './knex';
 import { CancelRequest, MoveRequest, Outcome, ReleaseRequest, slotUnavailable } from '../domain/booking-types';
-import { bookingDay, canHold, hasStarted } from '../domain/slot-availability';
+import { bookingDay, canHold, hasStarted, minutesUntilStart } from '../domain/slot-availability';
+import { paiseToRupees } from '../domain/money';
+import { config } from '../config';
 import { canTransition, LIVE_STATUSES } from '../domain/booking-status';
 import { Conflict, NotFound } from '../errors';
 import { BookingStatus } from './models';
 import { canSee } from './booking-views';
 import { applyInventory, BookingEvent, bookingUpdated, lockInventory, slotPending, slotReleased } from './inventory';
 import { LockedBooking, lockBookings } from './locks';
+import { JobSpec } from './outbox';
+import { oweRefund } from './payments';
+import { changeWallet, lockWallet } from './wallets';
 
 // Cancel, release and move: each one transaction of conditional updates, run by the booking
 // worker of the booking's slot key, in the lock order of src/db/locks.ts: bookings, then
@@ -16,10 +21,12 @@ import { LockedBooking, lockBookings } from './locks';
 export interface ChangeResult {
   outcome: Outcome;
   events: BookingEvent[];
+  /** Work the change implies beyond the socket events (a refund), relayed through the outbox. */
+  jobs?: JobSpec[];
 }
 
-function result(outcome: Outcome, events: BookingEvent[] = []): ChangeResult {
-  return { outcome, events };
+function result(outcome: Outcome, events: BookingEvent[] = [], jobs: JobSpec[] = []): ChangeResult {
+  return { outcome, events, jobs };
 }
 
 // A booking that exists but is someone else's is "not found" to the asker (SPEC §4).
@@ -40,17 +47,45 @@ async function endBookings(trx: Transaction, bookings: LockedBooking[], to: Book
   return bookings.flatMap((b, i) => [bookingUpdated(b, to), slotReleased(b, given[i].availableAfter)]);
 }
 
-export async function cancelBooking(trx: Transaction, request: CancelRequest, now: Date = new Date()): Promise<ChangeResult> {
+export async function cancelBooking(
+  trx: Transaction, request: CancelRequest, now: Date = new Date(), cutoffMinutes = config.cancellationCutoffMinutes,
+): Promise<ChangeResult> {
   const [booking] = await lockBookings(trx, [request.bookingId]);
   if (!booking || !canSee(request.actor, booking)) return notFound();
-  const cancelled = { status: 200, body: { message: 'Booking canceled successfully' } };
   if (!canTransition(booking.status, 'cancelled')) {
     return invalidState(`A ${booking.status} booking cannot be cancelled`, { status: booking.status });
   }
   if (hasStarted(bookingDay(booking, booking.book_date, now), booking.start_time)) {
     return invalidState('The slot has already started');
   }
-  return result(cancelled, await endBookings(trx, [booking], 'cancelled'));
+  if (booking.status === 'confirmed' && minutesUntilStart(booking, booking.book_date, booking.start_time, now) < cutoffMinutes) {
+    return invalidState(`A confirmed booking can be cancelled only up to ${cutoffMinutes} minutes before its slot starts`, { cancellation_cutoff_minutes: cutoffMinutes });
+  }
+  const events = await endBookings(trx, [booking], 'cancelled');
+  const refund = booking.status === 'confirmed' ? await refundBooking(trx, booking) : null;
+  return result({ status: 200, body: { message: 'Booking canceled successfully', ...(refund ? { refund: refund.view } : {}) } }, events, refund?.jobs);
+}
+
+/**
+ * Gives back what a cancelled booking paid (lock order: after its inventory): to the wallet at
+ * once, or owed through Razorpay, made by a payment-verification job after the commit.
+ */
+async function refundBooking(trx: Transaction, booking: LockedBooking): Promise<{ view: object; jobs: JobSpec[] } | null> {
+  const amount = booking.paid_paise ?? 0;
+  const paid = await trx('transactions').where('id', booking.transaction_id).first('id', 'payment_mode', 'payment_id');
+  if (!paid) return null;
+  const stillConfirmed = await trx('bookings').where({ transaction_id: paid.id, status: 'confirmed' }).count('* as n').first();
+  await trx('transactions').where('id', paid.id)
+    .update({ status: Number(stillConfirmed?.n) > 0 ? 'partially_refunded' : 'refunded', updated_at: trx.fn.now() });
+  if (amount === 0) return null;
+  const view = { amount: paiseToRupees(amount), to: paid.payment_mode };
+  if (paid.payment_mode === 'wallet') {
+    await lockWallet(trx, booking.user_id);
+    await changeWallet(trx, booking.user_id, amount, `Refund of BK-${booking.id}`, paid.id);
+    return { view: { ...view, status: 'processed' }, jobs: [] };
+  }
+  const job = await oweRefund(trx, { paymentId: paid.payment_id, bookingId: booking.id, amountPaise: amount });
+  return { view: { ...view, status: 'pending' }, jobs: [job] };
 }
 
 /**

@@ -7,6 +7,9 @@ import { BookingStatus } from './models';
 //   2. users, by id
 //   3. bookings, by id
 //   4. inventory rows, by (slot_id, book_date) (lockInventory in src/db/inventory.ts)
+//   5. promo codes (lockPromo in src/db/promos.ts)
+//   6. wallets, by user id (lockWallet in src/db/wallets.ts)
+//   7. payments, by id (src/db/payments.ts)
 // And one rule: lock, then read. Under READ COMMITTED a statement sees a snapshot taken when it
 // started, before any lock wait, so a decision is taken from statements run after the locks.
 
@@ -29,6 +32,10 @@ export interface LockedBooking {
   book_date: string;
   status: BookingStatus;
   hold_expires_at: Date | null;
+  transaction_id: number | null;
+  price_paise: number;
+  /** What this booking paid of its confirmation: price less its share of the discount. */
+  paid_paise: number | null;
   /** Whether the hold's time ran out, by the database's clock, read after the lock. */
   expired: boolean;
   start_time: string;
@@ -52,6 +59,7 @@ export async function lockBookings(trx: Transaction, ids: number[]): Promise<Loc
     .orderBy('b.id')
     .select(
       'b.id', 'b.user_id', 'b.vendor_id', 'b.game_id', 'b.slot_id', 'b.book_date', 'b.status', 'b.hold_expires_at',
+      'b.transaction_id', 'b.price_paise', 'b.paid_paise',
       trx.raw('coalesce(b.hold_expires_at <= statement_timestamp(), false) AS expired'),
       's.start_time', 'v.timezone', 'v.opening_days',
     );

@@ -5,55 +5,88 @@ import { BookingStatus } from './models';
 import type { EventStamp } from '../realtime/publish';
 
 // The transactional outbox (SPEC §2): the one way an effect leaves a transaction. The transaction
-// that changes a booking inserts the events it implies; the worker relays them right after commit
-// and deletes them once a realtime process received them; a periodic relay sends whatever a
-// crash, a Redis failure or a moment without realtime processes left behind. Delivery is at least once: clients deduplicate on the event id.
+// that changes a booking inserts the socket events and the jobs (vendor-sync, refunds) it implies;
+// the worker relays them right after commit and deletes them once a realtime process received an
+// event or its queue holds a job; a periodic relay sends whatever a crash, a Redis failure or a
+// moment without realtime processes left behind. Delivery is at least once: clients deduplicate
+// on the event id, and a job keeps one id however often it is relayed, so it is added once.
 
 export interface OutboxMessage {
   event: BookingEvent;
   stamp: EventStamp;
 }
 
-/** Inserts the events of this transaction; they leave only if it commits. */
-export async function addToOutbox(trx: Transaction, events: BookingEvent[]): Promise<OutboxMessage[]> {
-  if (events.length === 0) return [];
-  const occurredAt = new Date().toISOString();
-  const messages = events.map((event) => ({ event, stamp: { event_id: randomUUID(), occurred_at: occurredAt } }));
-  await trx.raw(
-    `INSERT INTO outbox (id, topic, payload)
-     SELECT m.id, 'socket', m.payload FROM json_to_recordset(?::json) AS m(id uuid, payload jsonb)`,
-    [JSON.stringify(messages.map((m) => ({ id: m.stamp.event_id, payload: m })))],
-  );
-  return messages;
+/** A job a transaction implies, added to its queue after the commit. */
+export interface JobSpec {
+  queue: string;
+  name: string;
+  data: unknown;
+  /** A job id of its own, when every path that adds this work must meet in one job (a refund); else the outbox id. */
+  jobId?: string;
 }
 
-export async function deleteSent(messages: OutboxMessage[]): Promise<void> {
-  if (messages.length) await db('outbox').whereIn('id', messages.map((m) => m.stamp.event_id)).delete();
+export interface OutboxJob extends JobSpec {
+  /** The outbox row's id. */
+  id: string;
+}
+
+/** What one transaction sends out. */
+export interface Outbound {
+  events: OutboxMessage[];
+  jobs: OutboxJob[];
+}
+
+export const nothingOutbound = (): Outbound => ({ events: [], jobs: [] });
+
+/** Inserts the events and jobs of this transaction; they leave only if it commits. */
+export async function addToOutbox(trx: Transaction, events: BookingEvent[], jobs: JobSpec[] = []): Promise<Outbound> {
+  if (events.length === 0 && jobs.length === 0) return nothingOutbound();
+  const occurredAt = new Date().toISOString();
+  const outbound: Outbound = {
+    events: events.map((event) => ({ event, stamp: { event_id: randomUUID(), occurred_at: occurredAt } })),
+    jobs: jobs.map((job) => ({ id: randomUUID(), ...job })),
+  };
+  const rows = [
+    ...outbound.events.map((m) => ({ id: m.stamp.event_id, topic: 'socket', payload: m })),
+    ...outbound.jobs.map(({ id, ...job }) => ({ id, topic: 'job', payload: job })),
+  ];
+  await trx.raw(
+    `INSERT INTO outbox (id, topic, payload)
+     SELECT m.id, m.topic, m.payload FROM json_to_recordset(?::json) AS m(id uuid, topic text, payload jsonb)`,
+    [JSON.stringify(rows)],
+  );
+  return outbound;
+}
+
+export async function deleteSent(ids: string[]): Promise<void> {
+  if (ids.length) await db('outbox').whereIn('id', ids).delete();
 }
 
 /**
- * Hands `send` the messages older than `minAgeMs` (the relay after commit had its chance) that
- * no other relay is sending right now, brought up to date, and deletes them once `send` resolved.
+ * Hands `send` the rows older than `minAgeMs` (the relay after commit had its chance) that no
+ * other relay is sending right now, brought up to date, and deletes the ones `send` says went out.
  * Socket events older than `dropAfterMs` are deleted unsent: a client that missed them for that
- * long has reconnected and read the state since. Returns how many were sent and dropped.
+ * long has reconnected and read the state since. Jobs are never dropped.
  */
 export async function relayLeftovers(
-  send: (messages: OutboxMessage[]) => Promise<void>, minAgeMs: number, dropAfterMs: number, limit = 500,
+  send: (outbound: Outbound) => Promise<string[]>, minAgeMs: number, dropAfterMs: number, limit = 500,
 ): Promise<{ sent: number; dropped: number }> {
   const dropped = await db('outbox').where('topic', 'socket')
     .where('created_at', '<', db.raw(`now() - make_interval(secs => ?)`, [dropAfterMs / 1000])).delete();
   const sent = await db.transaction(async (trx) => {
-    const rows: Array<{ id: string; payload: OutboxMessage }> = await trx('outbox')
+    const rows: Array<{ id: string; topic: 'socket' | 'job'; payload: any }> = await trx('outbox')
       .where('created_at', '<', trx.raw(`now() - make_interval(secs => ?)`, [minAgeMs / 1000]))
       .orderBy('created_at')
       .limit(limit)
       .forUpdate()
       .skipLocked()
-      .select('id', 'payload');
+      .select('id', 'topic', 'payload');
     if (rows.length === 0) return 0;
-    await send(await upToDate(trx, rows.map((row) => row.payload)));
-    await trx('outbox').whereIn('id', rows.map((row) => row.id)).delete();
-    return rows.length;
+    const events = await upToDate(trx, rows.filter((row) => row.topic === 'socket').map((row) => row.payload as OutboxMessage));
+    const jobs = rows.filter((row) => row.topic === 'job').map((row) => ({ id: row.id, ...(row.payload as JobSpec) }));
+    const done = await send({ events, jobs });
+    if (done.length) await trx('outbox').whereIn('id', done).delete();
+    return done.length;
   });
   return { sent, dropped };
 }

@@ -165,6 +165,11 @@ export async function replayOfRequest(requestId: string, bodyHash: string): Prom
   return recorded.bodyHash === bodyHash ? recorded.outcome : duplicateKey();
 }
 
+/** The answer a request recorded, whatever body it came with: what a job run again for it answers. */
+export async function recordedOutcome(requestId: string): Promise<Outcome | null> {
+  return answerOf(await db('request_ledger').where({ id: requestId, state: 'completed' }).first(ANSWER_COLUMNS))?.outcome ?? null;
+}
+
 /** The recorded answer of the request a public job id names (GET /jobs/:id). */
 export async function answerOfJob(jobId: string): Promise<LedgerAnswer | null> {
   return answerOf(await db('request_ledger').whereRaw('job_ids @> ARRAY[?]::text[]', [jobId]).where('state', 'completed').first(ANSWER_COLUMNS));

@@ -1,4 +1,4 @@
-import { db } from './knex';
+import { db, Transaction } from './knex';
 import { NotFound } from '../errors';
 import { paiseToRupees } from '../domain/money';
 
@@ -26,16 +26,27 @@ export async function walletOf(userId: number): Promise<WalletView | null> {
   };
 }
 
+/** Locks a user's wallet (lock order 6), creating an empty one first; returns its balance, read after the lock. */
+export async function lockWallet(trx: Transaction, userId: number): Promise<number> {
+  await trx('wallets').insert({ user_id: userId }).onConflict('user_id').ignore();
+  await trx('wallets').where('user_id', userId).forUpdate().first('user_id');
+  const { balance_paise } = await trx('wallets').where('user_id', userId).first('balance_paise');
+  return balance_paise;
+}
+
+/** Writes a ledger entry and the balance it makes, on a wallet locked by lockWallet. */
+export async function changeWallet(trx: Transaction, userId: number, amountPaise: number, reason: string, transactionId: number | null = null): Promise<void> {
+  await trx('wallet_ledger').insert({ user_id: userId, amount_paise: amountPaise, reason, transaction_id: transactionId });
+  await trx('wallets').where('user_id', userId).update({ balance_paise: trx.raw('balance_paise + ?', [amountPaise]), updated_at: trx.fn.now() });
+}
+
 /** Adds money to a user's wallet (an admin's credit); the wallet is created on its first credit. */
 export async function creditWallet(userId: number, amountPaise: number, reason: string): Promise<WalletView> {
   await db.transaction(async (trx) => {
     const user = await trx('users').where('id', userId).first('id');
     if (!user) throw new NotFound('User');
-    await trx('wallets').insert({ user_id: userId }).onConflict('user_id').ignore();
-    // The row lock serialises every change of this wallet; the balance is read after it.
-    await trx('wallets').where('user_id', userId).forUpdate().first('user_id');
-    await trx('wallet_ledger').insert({ user_id: userId, amount_paise: amountPaise, reason });
-    await trx('wallets').where('user_id', userId).update({ balance_paise: trx.raw('balance_paise + ?', [amountPaise]), updated_at: trx.fn.now() });
+    await lockWallet(trx, userId);
+    await changeWallet(trx, userId, amountPaise, reason);
   });
   return (await walletOf(userId))!;
 }

@@ -61,6 +61,25 @@ export interface ReleaseRequest extends Traced {
   bookingIds: number[];
 }
 
+/** How a confirmation is paid: the user's wallet, or a Razorpay payment already verified and captured. */
+export type ConfirmPayment =
+  | { mode: 'wallet' }
+  | { mode: 'payment_gateway'; paymentId: string; orderId: string };
+
+export interface ConfirmRequest extends Traced {
+  requestId: string;
+  /** null for the system (a webhook, the reconciler, a capture's follow-up): no ledger row. */
+  actor: Actor | null;
+  /** Whose bookings, and whose wallet or order pays. */
+  userId: number;
+  bookingIds: number[];
+  promoCode?: string;
+  payment: ConfirmPayment;
+  /** The public id of the job the client was answered with, when that is not this booking job. */
+  publicJobId?: string;
+  idempotency?: IdempotencyRef;
+}
+
 /** SPEC §5.3: nothing was held, and these are the slots that could not be. */
 export function slotUnavailable(slotIds: number[]): Outcome {
   return {

@@ -84,3 +84,9 @@ export function formatClockTime(seconds: number, withSeconds = true): string {
   const ss = String(seconds % 60).padStart(2, '0');
   return withSeconds ? `${hh}:${mm}:${ss}` : `${hh}:${mm}`;
 }
+
+/** The calendar date `days` after `date` (YYYY-MM-DD; negative goes back). */
+export function addDays(date: string, days: number): string {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}

@@ -72,3 +72,9 @@ export function datesThatAreTodaySomewhere(now: Date = new Date()): string[] {
   const day = 24 * 3600 * 1000;
   return [-1, 0, 1].map((offset) => new Date(now.getTime() + offset * day).toISOString().slice(0, 10));
 }
+
+/** Minutes from `now` to a slot's start on `date`, on the vendor's wall clock (negative once it started). */
+export function minutesUntilStart(vendor: VendorCalendar, date: string, startTime: string, now: Date = new Date()): number {
+  const local = localNow(vendor.timezone, now);
+  return (Date.parse(`${date}T${startTime}Z`) - Date.parse(`${local.date}T${local.time}Z`)) / 60_000;
+}

@@ -3,7 +3,7 @@ import { JobsOptions } from 'bullmq';
 import Ajv from 'ajv';
 import { config } from '../config';
 import { slotKey, partitionOf } from '../domain/slot-key';
-import { CancelRequest, HoldRequest, MoveRequest, ReleaseRequest } from '../domain/booking-types';
+import { CancelRequest, ConfirmRequest, HoldRequest, MoveRequest, ReleaseRequest } from '../domain/booking-types';
 import { bookingQueueName, queue } from './queues';
 import { JobEnd, jobWaiter } from './job-waiter';
 import { JobRef } from './job-ref';
@@ -17,7 +17,7 @@ import { requireRedisReady } from './connection';
 // hot slot then costs one job and one transaction per batch instead of per request, and a quiet
 // one still leaves at once. Each request keeps its own public job id (JobRef).
 
-export type BookingJobName = 'hold' | 'cancel' | 'move' | 'release';
+export type BookingJobName = 'hold' | 'cancel' | 'move' | 'release' | 'confirm';
 
 export interface BookingJobData<R> {
   requests: R[];
@@ -26,7 +26,8 @@ export type HoldJobData = BookingJobData<HoldRequest>;
 export type CancelJobData = BookingJobData<CancelRequest>;
 export type MoveJobData = BookingJobData<MoveRequest>;
 export type ReleaseJobData = BookingJobData<ReleaseRequest>;
-export type AnyBookingJobData = HoldJobData | CancelJobData | MoveJobData | ReleaseJobData;
+export type ConfirmJobData = BookingJobData<ConfirmRequest>;
+export type AnyBookingJobData = HoldJobData | CancelJobData | MoveJobData | ReleaseJobData | ConfirmJobData;
 
 const MAX_BATCH = 64;
 /** One job per partition in flight per web process: what waits meanwhile becomes the next batch. */
@@ -71,6 +72,12 @@ const id = { type: 'integer', minimum: 1 } as const;
 const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } as const;
 const requestId = { type: 'string', minLength: 1, maxLength: 100 } as const;
 const httpRequestId = { type: 'string', maxLength: 100 } as const;
+const idempotencySchema = {
+  type: 'object',
+  properties: { endpoint: { type: 'string' }, key: { type: 'string' }, requestHash: { type: 'string' } },
+  required: ['endpoint', 'key', 'requestHash'],
+  additionalProperties: false,
+} as const;
 
 function requestsSchema(item: object): object {
   return {
@@ -87,12 +94,7 @@ const schemas: Record<BookingJobName, object> = {
     properties: {
       requestId, httpRequestId, actor: actorSchema, userId: id, gameId: id, bookDate: date,
       slotIds: { type: 'array', minItems: 1, items: id },
-      idempotency: {
-        type: 'object',
-        properties: { endpoint: { type: 'string' }, key: { type: 'string' }, requestHash: { type: 'string' } },
-        required: ['endpoint', 'key', 'requestHash'],
-        additionalProperties: false,
-      },
+      idempotency: idempotencySchema,
     },
     required: ['requestId', 'actor', 'userId', 'gameId', 'bookDate', 'slotIds'],
     additionalProperties: false,
@@ -113,6 +115,28 @@ const schemas: Record<BookingJobName, object> = {
     type: 'object',
     properties: { requestId, httpRequestId, actor: { ...actorSchema, nullable: true }, bookingIds: { type: 'array', minItems: 1, items: id } },
     required: ['requestId', 'actor', 'bookingIds'],
+    additionalProperties: false,
+  }),
+  confirm: requestsSchema({
+    type: 'object',
+    properties: {
+      requestId, httpRequestId, actor: { ...actorSchema, nullable: true }, userId: id,
+      bookingIds: { type: 'array', minItems: 1, items: id },
+      promoCode: { type: 'string', minLength: 1, maxLength: 64 },
+      payment: {
+        type: 'object',
+        properties: {
+          mode: { type: 'string', enum: ['wallet', 'payment_gateway'] },
+          paymentId: { type: 'string', minLength: 1, maxLength: 64 },
+          orderId: { type: 'string', minLength: 1, maxLength: 64 },
+        },
+        required: ['mode'],
+        additionalProperties: false,
+      },
+      publicJobId: { type: 'string', maxLength: 200 },
+      idempotency: idempotencySchema,
+    },
+    required: ['requestId', 'actor', 'userId', 'bookingIds', 'payment'],
     additionalProperties: false,
   }),
 };
@@ -142,7 +166,7 @@ async function addJob(partition: number, name: BookingJobName, data: AnyBookingJ
 export async function enqueueBookingJob<N extends Exclude<BookingJobName, 'hold'>>(
   name: N,
   partition: number,
-  request: N extends 'cancel' ? CancelRequest : N extends 'move' ? MoveRequest : ReleaseRequest,
+  request: N extends 'cancel' ? CancelRequest : N extends 'move' ? MoveRequest : N extends 'confirm' ? ConfirmRequest : ReleaseRequest,
   options: { jobId?: string } = {},
 ): Promise<Submitted> {
   const jobId = options.jobId ?? randomUUID();

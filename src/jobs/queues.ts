@@ -1,4 +1,4 @@
-import { Queue, QueueOptions } from 'bullmq';
+import { JobsOptions, Queue, QueueOptions } from 'bullmq';
 import { config } from '../config';
 import { clientRedis } from './connection';
 
@@ -31,6 +31,18 @@ export function allQueueNames(): string[] {
     QUEUE_NAMES.sweeper,
   ];
 }
+
+/**
+ * Jobs a transaction implies (vendor-sync, refunds), added by the outbox relay: idempotent work,
+ * retried with backoff for about half an hour before they count as failed; a failed one is kept
+ * for a week so an admin can retry it (its source of truth stays in the database).
+ */
+export const RELAYED_JOB_OPTIONS: JobsOptions = {
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
 
 const producers = new Map<string, Queue>();
 

@@ -4,14 +4,16 @@ import { QUEUE_NAMES, queue } from './queues';
 // The sweeper queue: BullMQ job schedulers for the periodic work of the service (src/workers/
 // sweeper.ts runs them): `sweep` turns expired holds into release jobs in their booking
 // partitions every SWEEP_INTERVAL_MS; `relay-outbox` sends outbox events a crash or a Redis
-// failure left behind; `prune-ledger` deletes request-ledger answers past their retention.
+// failure left behind; `prune-ledger` deletes request-ledger answers past their retention;
+// `reconcile` asks Razorpay about what the service may have missed (src/workers/reconciler.ts).
 
-export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger';
+export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger' | 'reconcile';
 
 const SCHEDULES: Array<{ id: string; name: SweeperJobName; every: number }> = [
   { id: 'sweep-expired-holds', name: 'sweep', every: config.sweepIntervalMs },
   { id: 'relay-outbox-leftovers', name: 'relay-outbox', every: 5000 },
   { id: 'prune-request-ledger', name: 'prune-ledger', every: 3600_000 },
+  { id: 'reconcile-payments', name: 'reconcile', every: config.reconcileIntervalMs },
 ];
 
 export function sweeperQueue() {

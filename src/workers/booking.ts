@@ -6,7 +6,9 @@ import { db, Transaction } from '../db/knex';
 import { applyHolds, configuredHoldLimits } from '../db/holds';
 import { cancelBooking, ChangeResult, moveBooking, releaseHolds } from '../db/booking-changes';
 import { BookingEvent } from '../db/inventory';
-import { addToOutbox } from '../db/outbox';
+import { addToOutbox, JobSpec } from '../db/outbox';
+import { confirmBookings } from '../db/confirmations';
+import { vendorSyncJobs } from '../jobs/vendor-sync';
 import { LedgerContext, Ledgered, runLedgered } from '../db/request-ledger';
 import { Outcome } from '../domain/booking-types';
 import { slotKey } from '../domain/slot-key';
@@ -15,13 +17,13 @@ import { formatJobRef } from '../jobs/job-ref';
 import { logger } from '../logger';
 import { relayAfterCommit } from './relay';
 
-// The processors of the booking partitions: hold, release, cancel, move. Each job is one database
-// transaction that records every request's answer in the request ledger and its events in the
-// outbox; the events are relayed after the commit. A refusal (full slot, wrong owner, bad state)
+// The processors of the booking partitions: hold, release, cancel, move, confirm. Each job is one
+// database transaction that records every request's answer in the request ledger and its events
+// and jobs (vendor-sync, refunds) in the outbox; they are relayed after the commit. A refusal (full slot, wrong owner, bad state)
 // is a result the API hands back; only an exception (database gone, lock timeout, deadlock) fails
 // the attempt, and BullMQ retries it with backoff.
 
-type Decided = { outcomes: Outcome[]; events: BookingEvent[] };
+type Decided = { outcomes: Outcome[]; events: BookingEvent[]; jobs?: JobSpec[] };
 
 /** The endpoint a request of each job came from, as the request ledger records it. */
 const ENDPOINTS: Record<BookingJobName, string> = {
@@ -29,6 +31,7 @@ const ENDPOINTS: Record<BookingJobName, string> = {
   cancel: 'DELETE /bookings/:booking_id',
   move: 'PUT /bookings/:booking_id',
   release: 'POST /release_slot',
+  confirm: 'POST /bookings/confirm',
 };
 
 /** Requests of one job that each change one booking, decided one after another. */
@@ -36,7 +39,7 @@ function oneByOne<R>(change: (trx: Transaction, request: R) => Promise<ChangeRes
   return async (trx: Transaction, requests: R[]): Promise<Decided> => {
     const results: ChangeResult[] = [];
     for (const request of requests) results.push(await change(trx, request));
-    return { outcomes: results.map((r) => r.outcome), events: results.flatMap((r) => r.events) };
+    return { outcomes: results.map((r) => r.outcome), events: results.flatMap((r) => r.events), jobs: results.flatMap((r) => r.jobs ?? []) };
   };
 }
 
@@ -45,6 +48,7 @@ const deciders: Record<BookingJobName, (trx: Transaction, requests: any[]) => Pr
   cancel: oneByOne(cancelBooking),
   move: oneByOne((trx, request) => moveBooking(trx, request, config.maxDaysAhead)),
   release: oneByOne(releaseHolds),
+  confirm: oneByOne(confirmBookings),
 };
 
 /** The slot keys a job read or changed, for the optional trace that proves serial runs. */
@@ -61,12 +65,14 @@ function keysOf(name: string, data: AnyBookingJobData, events: BookingEvent[]): 
 export async function runBookingTransaction(name: BookingJobName, requests: AnyBookingJobData['requests'], context: LedgerContext, pool: Knex = db) {
   return pool.transaction(async (trx) => {
     const events: BookingEvent[] = [];
+    const jobs: JobSpec[] = [];
     const outcomes = await runLedgered(trx, requests as Ledgered[], context, async (open) => {
       const decided = await deciders[name](trx, open);
       events.push(...decided.events);
+      jobs.push(...(decided.jobs ?? []));
       return decided.outcomes;
     });
-    return { outcomes, events, messages: await addToOutbox(trx, events) };
+    return { outcomes, events, messages: await addToOutbox(trx, events, [...jobs, ...vendorSyncJobs(events)]) };
   });
 }
 
@@ -78,7 +84,11 @@ export async function processBookingJob(job: Job<AnyBookingJobData, Outcome[]>):
     jobId: job.id, queue: job.queueName, job: name,
     requestIds: job.data.requests.map((r: { httpRequestId?: string }) => r.httpRequestId).filter(Boolean),
   });
-  const context = { endpoint: ENDPOINTS[name], jobIdOf: (index: number) => formatJobRef({ queueName: job.queueName, jobId: job.id!, index }) };
+  const requests = job.data.requests as Array<{ publicJobId?: string }>;
+  const context = {
+    endpoint: ENDPOINTS[name],
+    jobIdOf: (index: number) => requests[index].publicJobId ?? formatJobRef({ queueName: job.queueName, jobId: job.id!, index }),
+  };
   const startedAt = performance.timeOrigin + performance.now();
   const { outcomes, events, messages } = await runBookingTransaction(name, job.data.requests, context);
   const endedAt = performance.timeOrigin + performance.now();

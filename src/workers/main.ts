@@ -15,9 +15,17 @@ import { closePublisher } from '../realtime/publish';
 import { processBookingJob } from './booking';
 import { sweepExpiredHolds } from './sweeper';
 import { drainRelays, relayOutboxLeftovers } from './relay';
+import { processPaymentJob } from './payment-verification';
+import { processVendorSyncJob } from './vendor-sync';
+import { reconcileAges, reconcilePayments } from './reconciler';
 
 // The worker process: one BullMQ worker per booking partition (each partition runs one job at a
-// time across all worker processes), the sweeper queue's periodic work, and its job schedulers.
+// time across all worker processes), payment-verification and vendor-sync workers, the sweeper
+// queue's periodic work, and its job schedulers.
+
+/** Payment jobs mostly wait on Razorpay: several at once per process. */
+const PAYMENT_CONCURRENCY = 8;
+const VENDOR_SYNC_CONCURRENCY = 2;
 
 /** How often the partitions' global concurrency of 1 is asserted again, besides every reconnect. */
 const REASSERT_SERIAL_MS = 10_000;
@@ -37,12 +45,12 @@ function connection(): Redis {
   return redis;
 }
 
-function startWorker(queueName: string, processor: (job: Job<any, any>) => Promise<unknown>): Worker {
+function startWorker(queueName: string, processor: (job: Job<any, any>) => Promise<unknown>, concurrency = 1): Worker {
   const worker = new Worker(queueName, processor, {
     name: `${hostname()}:${process.pid}`, // shown as the job's processedBy (Bull Board, crash test)
     connection: connection(),
     prefix: queuePrefix(queueName),
-    concurrency: 1,
+    concurrency,
     lockDuration: config.jobLockMs,
     stalledInterval: Math.max(250, Math.floor(config.jobLockMs / 2)),
     maxStalledCount: 3,
@@ -56,6 +64,7 @@ const sweeperJobs: Record<SweeperJobName, () => Promise<unknown>> = {
   sweep: async () => ({ queued: await sweepExpiredHolds() }),
   'relay-outbox': async () => ({ relayed: await relayOutboxLeftovers() }),
   'prune-ledger': async () => ({ pruned: await pruneLedger() }),
+  reconcile: () => reconcilePayments(reconcileAges(config.holdTtlSeconds)),
 };
 
 /**
@@ -82,6 +91,8 @@ async function main(): Promise<void> {
   const serialTimer = keepPartitionsSerial();
   const workers = [
     ...Array.from({ length: config.bookingPartitions }, (_, p) => startWorker(bookingQueueName(p), processBookingJob)),
+    startWorker(QUEUE_NAMES.paymentVerification, processPaymentJob, PAYMENT_CONCURRENCY),
+    startWorker(QUEUE_NAMES.vendorSync, processVendorSyncJob, VENDOR_SYNC_CONCURRENCY),
     startWorker(QUEUE_NAMES.sweeper, (job) => {
       const run = sweeperJobs[job.name as SweeperJobName];
       return run ? run() : Promise.reject(new Error(`unknown sweeper job ${job.name}`));

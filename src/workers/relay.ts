@@ -1,11 +1,12 @@
-import { deleteSent, OutboxMessage, relayLeftovers } from '../db/outbox';
+import { deleteSent, Outbound, OutboxJob, relayLeftovers } from '../db/outbox';
 import { publishEvents } from '../realtime/publish';
+import { queue, RELAYED_JOB_OPTIONS } from '../jobs/queues';
 import { logger } from '../logger';
 
-// The outbox relay (SPEC §2): right after a booking transaction commits, its events go to the
-// socket.io emitter and, once a realtime process received them, their outbox rows are deleted. A
-// failure (Redis gone, an error reply, nobody listening) is logged, never thrown: the rows stay,
-// and the periodic relay sends them.
+// The outbox relay (SPEC §2): right after a transaction commits, its events go to the socket.io
+// emitter and its jobs to their queues; once a realtime process received an event, or the queue
+// holds a job, its outbox row is deleted. A failure (Redis gone, an error reply, nobody
+// listening) is logged, never thrown: the rows stay, and the periodic relay sends them.
 
 /** Rows younger than this belong to the relay after their commit; older ones to the periodic relay. */
 export const LEFTOVER_AGE_MS = 5000;
@@ -14,11 +15,12 @@ export const LEFTOVER_AGE_MS = 5000;
 const DELETE_AFTER_MS = 10;
 
 const inFlight = new Set<Promise<void>>();
-let sent: OutboxMessage[] = [];
+let sent: string[] = [];
 let deleting: Promise<void> | null = null;
 
-function deleteSentSoon(messages: OutboxMessage[]): Promise<void> {
-  sent.push(...messages);
+function deleteSentSoon(ids: string[]): Promise<void> {
+  if (ids.length === 0) return Promise.resolve();
+  sent.push(...ids);
   deleting ??= new Promise<void>((resolve) => setTimeout(resolve, DELETE_AFTER_MS)).then(async () => {
     const batch = sent;
     sent = [];
@@ -32,20 +34,38 @@ function deleteSentSoon(messages: OutboxMessage[]): Promise<void> {
   return deleting;
 }
 
-async function relay(messages: OutboxMessage[]): Promise<void> {
-  try {
-    await publishEvents(messages);
-  } catch (error) {
-    logger.warn({ err: error, events: messages.length }, 'outbox relay failed; the periodic relay will send these events');
-    return;
-  }
-  await deleteSentSoon(messages);
+/** Adds the jobs to their queues (a job id already there is not added again); returns the ids added. */
+async function enqueue(jobs: OutboxJob[]): Promise<string[]> {
+  const byQueue = new Map<string, OutboxJob[]>();
+  for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+  const added = await Promise.all([...byQueue].map(async ([queueName, batch]) => {
+    try {
+      await queue(queueName).addBulk(batch.map((job) => ({ name: job.name, data: job.data, opts: { ...RELAYED_JOB_OPTIONS, jobId: job.jobId ?? job.id } })));
+      return batch.map((job) => job.id);
+    } catch (error) {
+      logger.warn({ err: error, queue: queueName, jobs: batch.length }, 'outbox relay could not add jobs; the periodic relay will add them');
+      return [];
+    }
+  }));
+  return added.flat();
 }
 
-/** Called after the commit that made `messages`; does not wait for Redis. */
-export function relayAfterCommit(messages: OutboxMessage[]): void {
-  if (messages.length === 0) return;
-  const relaying = relay(messages).finally(() => inFlight.delete(relaying));
+/** Sends what a transaction left; returns the outbox ids that went out. */
+async function send({ events, jobs }: Outbound): Promise<string[]> {
+  const published = events.length === 0 ? [] : await publishEvents(events).then(
+    () => events.map((m) => m.stamp.event_id),
+    (error) => {
+      logger.warn({ err: error, events: events.length }, 'outbox relay failed; the periodic relay will send these events');
+      return [];
+    },
+  );
+  return [...published, ...(jobs.length ? await enqueue(jobs) : [])];
+}
+
+/** Called after the commit that made `outbound`; does not wait for Redis. */
+export function relayAfterCommit(outbound: Outbound): void {
+  if (outbound.events.length === 0 && outbound.jobs.length === 0) return;
+  const relaying = send(outbound).then(deleteSentSoon).finally(() => inFlight.delete(relaying));
   inFlight.add(relaying);
 }
 
@@ -56,13 +76,13 @@ export const SOCKET_EVENT_MAX_AGE_MS = 3600_000;
 export async function relayOutboxLeftovers(): Promise<number> {
   let result: { sent: number; dropped: number };
   try {
-    result = await relayLeftovers((messages) => publishEvents(messages), LEFTOVER_AGE_MS, SOCKET_EVENT_MAX_AGE_MS);
+    result = await relayLeftovers(send, LEFTOVER_AGE_MS, SOCKET_EVENT_MAX_AGE_MS);
   } catch (error) {
     logger.warn({ err: error }, 'periodic outbox relay failed; it tries again at its next run');
     return 0;
   }
   const { sent, dropped } = result;
-  if (sent) logger.info({ events: sent }, 'relayed outbox leftovers');
+  if (sent) logger.info({ rows: sent }, 'relayed outbox leftovers');
   if (dropped) logger.warn({ events: dropped, maxAgeMs: SOCKET_EVENT_MAX_AGE_MS }, 'dropped socket events no realtime process took');
   return sent;
 }

@@ -17,8 +17,8 @@ export const bookingsRouter = createRouter();
 
 /** `123` or `BK-123`, in a path or a body. */
 const bookingIdText = { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' } as const;
-const bookingIdSchema = { anyOf: [idSchema, bookingIdText] } as const;
-function bookingIdOf(value: number | string): number {
+export const bookingIdSchema = { anyOf: [idSchema, bookingIdText] } as const;
+export function bookingIdOf(value: number | string): number {
   const id = typeof value === 'number' ? value : Number(value.replace(/^bk-/i, ''));
   if (id > 2147483647) throw new NotFound('Booking');
   return id;

@@ -5,5 +5,8 @@ import { adminRouter } from './admin';
 import { bookingsRouter } from './bookings';
 import { jobsRouter } from './jobs';
 import { walletsRouter } from './wallets';
+import { promosRouter } from './promos';
+import { paymentsRouter } from './payments';
 
-export const routes = [healthRouter, catalogRouter, onboardingRouter, adminRouter, bookingsRouter, jobsRouter, walletsRouter];
+// paymentsRouter before bookingsRouter: POST /bookings/confirm must not meet GET /bookings/:booking_id's 405.
+export const routes = [healthRouter, catalogRouter, onboardingRouter, adminRouter, paymentsRouter, bookingsRouter, jobsRouter, walletsRouter, promosRouter];
