@@ -40,7 +40,7 @@ export async function bookingView(actor: Actor, bookingId: number): Promise<obje
     .leftJoin('access_codes as a', 'a.id', 'b.access_code_id')
     .where('b.id', bookingId)
     .first(
-      'b.id', 'b.user_id', 'b.vendor_id', 'b.status', 'b.book_date', 'b.price_paise', 'b.transaction_id', 'b.hold_expires_at',
+      'b.id', 'b.user_id', 'b.vendor_id', 'b.status', 'b.book_date', 'b.price_paise', 'b.paid_paise', 'b.transaction_id', 'b.hold_expires_at',
       's.start_time', 's.end_time', 'u.name', 'u.email', 'u.phone', 'g.game_name', 'a.code as access_code',
       db.raw(`(SELECT c.model_number FROM consoles c JOIN console_games cg ON cg.console_id = c.id
                 WHERE cg.game_id = b.game_id ORDER BY c.id LIMIT 1) AS console_model`),
@@ -54,7 +54,7 @@ export async function bookingView(actor: Actor, bookingId: number): Promise<obje
       time_slot: { start_time: hhmm(row.start_time), end_time: hhmm(row.end_time) },
       system: row.console_model ?? row.game_name,
       customer: { name: row.name, email: row.email, phone: row.phone },
-      amount_paid: row.transaction_id ? paiseToRupees(row.price_paise) : 0,
+      amount_paid: row.transaction_id ? paiseToRupees(row.paid_paise ?? row.price_paise) : 0,
       access_code: row.access_code ?? null,
       hold_expires_at: row.status === 'pending_verified' && row.hold_expires_at ? row.hold_expires_at.toISOString() : null,
     },
