@@ -1,11 +1,11 @@
 import { randomUUID } from 'crypto';
 import { config } from '../config';
 import { Actor, IdempotencyRef, Outcome } from '../domain/booking-types';
-import { Invalid, Unavailable } from '../errors';
+import { Invalid } from '../errors';
 import { Submitted } from '../jobs/booking';
 import { formatJobRef, JobRef } from '../jobs/job-ref';
 import { queue } from '../jobs/queues';
-import { JobEnd, jobWaiter } from '../jobs/job-waiter';
+import { jobWaiter, outcomeOf } from '../jobs/job-waiter';
 import { claimIdempotencyKey, forgetIdempotencyKey, idempotentRequestId, recordJobRef, requestHash } from '../jobs/idempotency';
 import { replayOfRequest } from '../db/request-ledger';
 import { AuthUser } from './auth';
@@ -28,16 +28,6 @@ function accepted(ctx: AppContext, ref: JobRef): void {
   ctx.status = 202;
   ctx.set('Location', statusUrl);
   ctx.body = { job_id: jobId, status: 'queued', status_url: statusUrl };
-}
-
-/** A finished job's answer for one of its requests, as the synchronous HTTP answer. */
-export function outcomeOf(end: JobEnd, index: number): Outcome {
-  if (end.state === 'failed') {
-    return { status: 503, body: new Unavailable('The request could not be processed; try again').toBody() };
-  }
-  const outcome = (end.returnvalue as Outcome[] | null)?.[index];
-  if (!outcome) return { status: 503, body: new Unavailable('The request produced no answer').toBody() };
-  return outcome;
 }
 
 function answer(ctx: AppContext, outcome: Outcome): void {

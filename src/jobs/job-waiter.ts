@@ -2,6 +2,8 @@ import { Job, QueueEvents } from 'bullmq';
 import Redis from 'ioredis';
 import { createWorkerRedis } from '../redis';
 import { queue, queuePrefix } from './queues';
+import { Outcome } from '../domain/booking-types';
+import { Unavailable } from '../errors';
 
 // Waiting for a job to end without polling Redis per request: one QueueEvents stream reader per
 // queue, fanning completions out to the requests that wait for them. A completion that slipped
@@ -102,3 +104,13 @@ export async function currentEnd(queueName: string, jobId: string): Promise<JobE
 }
 
 export const jobWaiter = new JobWaiter();
+
+/** A finished job's answer for one of its requests, as the synchronous HTTP answer. */
+export function outcomeOf(end: JobEnd, index: number): Outcome {
+  if (end.state === 'failed') {
+    return { status: 503, body: new Unavailable('The request could not be processed; try again').toBody() };
+  }
+  const outcome = (end.returnvalue as Outcome[] | null)?.[index];
+  if (!outcome) return { status: 503, body: new Unavailable('The request produced no answer').toBody() };
+  return outcome;
+}

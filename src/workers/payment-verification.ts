@@ -9,10 +9,9 @@ import { ConfirmRequest, Outcome } from '../domain/booking-types';
 import { AppError, Conflict, Forbidden, Invalid, NotFound } from '../errors';
 import { bookingJobOptions, bookingQueue, partitionForKey } from '../jobs/booking';
 import { formatJobRef } from '../jobs/job-ref';
-import { jobWaiter } from '../jobs/job-waiter';
+import { jobWaiter, outcomeOf } from '../jobs/job-waiter';
 import { bookingQueueName } from '../jobs/queues';
 import { CaptureRequest, ClientPaymentJobName, CreateOrderRequest, GatewayConfirmRequest, paymentPayloadProblem, PaymentJobs } from '../jobs/payments';
-import { outcomeOf } from '../http/job-response';
 import { capturePayment, createOrder, fetchPayment, GatewayError, GatewayPayment, paymentsOfOrder, refundOnce } from '../payments/razorpay';
 import { logger } from '../logger';
 

@@ -4,9 +4,8 @@ import { noQuery, paramsParser } from '../validate';
 import { NotFound } from '../../errors';
 import { JOB_REF_PATTERN, parseJobRef } from '../../jobs/job-ref';
 import { queue } from '../../jobs/queues';
-import { currentEnd } from '../../jobs/job-waiter';
 import { answerOfJob } from '../../db/request-ledger';
-import { outcomeOf } from '../job-response';
+import { currentEnd, outcomeOf } from '../../jobs/job-waiter';
 import { Outcome } from '../../domain/booking-types';
 import { AppContext } from '../context';
 
