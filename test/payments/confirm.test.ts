@@ -175,6 +175,23 @@ test('Idempotency-Key: a retried order and confirmation make one order and one c
   assert.is((await api('GET', '/wallet', { token: cafe.token })).body.balance, 0);
 });
 
+test('a confirmation asked for asynchronously is a payment-verification job; GET /jobs/:id gives its answer, to its owner only', async () => {
+  const cafe = await bookingCafe({ price_rupees: 210 });
+  const ids = await holdOrFail(cafe, [cafe.slots[9].id]);
+  const checkout = pay((await orderFor(cafe.token, ids)).id);
+  const queued = await confirm(cafe.token, gatewayBody(ids, checkout), { Prefer: 'respond-async' });
+  assert.is(queued.status, 202);
+  assert.match(queued.body.job_id, /^payment-verification\./);
+  let job;
+  for (let i = 0; i < 100 && job?.state !== 'completed'; i++) {
+    job = (await api('GET', queued.body.status_url, { token: cafe.token })).body;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal([job.state, job.status, job.result.booking_ids], ['completed', 200, ids]);
+  const stranger = await makeCustomer();
+  assert.is((await api('GET', queued.body.status_url, { token: stranger.token })).status, 404);
+});
+
 test('bad confirmation input is a 4xx JSON error and changes nothing', async () => {
   const cafe = await bookingCafe();
   const ids = await holdOrFail(cafe, [cafe.slots[22].id]);
