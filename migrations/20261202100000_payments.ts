@@ -8,6 +8,9 @@ export async function up(knex: Knex): Promise<void> {
   // cancellation gives back.
   await knex.schema.alterTable('bookings', (t) => {
     t.bigInteger('paid_paise');
+    // When a gateway confirmation extended the hold while Razorpay was asked (the sweeper's
+    // fence): once per hold, so confirming with made-up payment ids cannot keep a slot forever.
+    t.timestamp('fenced_at', { useTz: true });
   });
 
   // A refund owed through Razorpay: written in the transaction that decides it (a cancellation, a
@@ -21,6 +24,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('receipt').notNullable().unique();
     t.text('status').notNullable().defaultTo('pending');
     t.text('razorpay_refund_id');
+    // A run of the refund job holds the refund for a while (longer than its Razorpay calls can
+    // take): a second run of the same refund (a stalled job taken over) cannot refund it again.
+    t.timestamp('claimed_at', { useTz: true });
     t.timestamps(true, true);
     t.index(['payment_id']);
   });
@@ -53,5 +59,6 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('refunds');
   await knex.schema.alterTable('bookings', (t) => {
     t.dropColumn('paid_paise');
+    t.dropColumn('fenced_at');
   });
 }

@@ -79,14 +79,15 @@ export function verificationFenceSeconds(razorpayTimeoutMs: number): number {
  * The fence between a gateway confirmation and the sweeper, taken before Razorpay is called:
  * holds of `userId` still running by the database's clock are extended by `seconds`, in one
  * conditional update, so an expiry job that locks them next reads them as not expired. A hold
- * that already ran out is not extended: its payment is a late one (SPEC §6). Returns the ids
- * extended.
+ * that already ran out is not extended: its payment is a late one (SPEC §6). A hold is fenced
+ * once: a later attempt that finds it expired is a late payment too. Returns the ids extended.
  */
 export async function fenceHolds(bookingIds: number[], userId: number, seconds: number): Promise<number[]> {
   const rows: Array<{ id: number }> = (await db.raw(
-    `UPDATE bookings SET hold_expires_at = greatest(hold_expires_at, statement_timestamp() + make_interval(secs => ?)), updated_at = now()
+    `UPDATE bookings SET hold_expires_at = greatest(hold_expires_at, statement_timestamp() + make_interval(secs => ?)),
+            fenced_at = statement_timestamp(), updated_at = now()
       WHERE id IN (SELECT id FROM bookings WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE)
-        AND user_id = ? AND status = 'pending_verified' AND hold_expires_at > statement_timestamp()
+        AND user_id = ? AND status = 'pending_verified' AND hold_expires_at > statement_timestamp() AND fenced_at IS NULL
       RETURNING id`,
     [seconds, bookingIds, userId],
   )).rows;
@@ -117,8 +118,22 @@ export async function oweRefund(trx: Transaction, refund: { paymentId: string; b
 /** One job id per refund, whoever adds it (the outbox, the reconciler): two runs of one refund never overlap. */
 export const refundJob = (refundId: number): JobSpec => ({ queue: QUEUE_NAMES.paymentVerification, name: 'refund', data: { refundId }, jobId: `refund-${refundId}` });
 
-export function refundOf(refundId: number): Promise<RefundRow | undefined> {
-  return db('refunds').where('id', refundId).first();
+/** How long one run of a refund job holds its refund: more than its two Razorpay calls can take. */
+export const REFUND_CLAIM_SECONDS = 120;
+
+/**
+ * Claims a refund still owed for one run of its job, or says why not: made already, or held by
+ * another run right now (a stalled job taken over while the first run still talks to Razorpay).
+ */
+export async function claimRefund(refundId: number): Promise<RefundRow | 'processed' | 'claimed'> {
+  const [claimed] = await db('refunds')
+    .where({ id: refundId, status: 'pending' })
+    .where((q) => q.whereNull('claimed_at').orWhere('claimed_at', '<', db.raw(`now() - make_interval(secs => ?)`, [REFUND_CLAIM_SECONDS])))
+    .update({ claimed_at: db.fn.now(), updated_at: db.fn.now() })
+    .returning('*');
+  if (claimed) return claimed;
+  const row = await db('refunds').where('id', refundId).first('status');
+  return !row || row.status === 'processed' ? 'processed' : 'claimed';
 }
 
 export async function markRefunded(refundId: number, razorpayRefundId: string): Promise<void> {

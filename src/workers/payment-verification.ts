@@ -1,7 +1,7 @@
 import { Job, UnrecoverableError } from 'bullmq';
 import { config } from '../config';
 import { db } from '../db/knex';
-import { fenceHolds, markRefunded, orderOf, OrderRow, paymentOf, recordCapturedPayment, recordOrder, refundOf, verificationFenceSeconds } from '../db/payments';
+import { fenceHolds, markRefunded, orderOf, OrderRow, paymentOf, recordCapturedPayment, recordOrder, claimRefund, verificationFenceSeconds } from '../db/payments';
 import { canSee } from '../db/booking-views';
 import { previewPromo } from '../db/promos';
 import { LedgerContext, recordedOutcome, replayOfRequest, runLedgered } from '../db/request-ledger';
@@ -238,8 +238,10 @@ async function settle({ orderId, paymentId }: PaymentJobs['settle']): Promise<ob
 }
 
 async function refund({ refundId }: PaymentJobs['refund']): Promise<object> {
-  const owed = await refundOf(refundId);
-  if (!owed || owed.status === 'processed') return { refunded: false };
+  const owed = await claimRefund(refundId);
+  if (owed === 'processed') return { refunded: false };
+  // Another run holds it: this attempt fails and BullMQ tries again after it, when it is made.
+  if (owed === 'claimed') throw new Error(`refund ${refundId} is being made by another run`);
   const made = await refundOnce(owed.payment_id, owed.amount_paise, owed.receipt);
   await markRefunded(refundId, made.id);
   logger.info({ refundId, paymentId: owed.payment_id, razorpayRefundId: made.id, amount: owed.amount_paise }, 'refund made');

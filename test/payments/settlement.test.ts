@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
 import { reconcileAges, reconcilePayments } from '../../src/workers/reconciler';
+import { sweepExpiredHolds } from '../../src/workers/sweeper';
 import { api, apiBaseUrl } from '../helpers/api';
 import { assertInventoryMatches, bookingCafe, eventually, holdOrFail, makeCustomer, useWorkers, zoneWhereLocalHourIs } from '../helpers/bookings';
 import {
@@ -79,6 +80,38 @@ test('the reconciler settles an order paid with no confirm and no webhook, and r
   assert.is(await assertSettled(paidForBookings.razorpay_payment_id), 'confirmed');
   assert.is(await assertSettled(strayCheckout.razorpay_payment_id), 'refunded');
   assert.ok(reconcileAges(360).unusedPaymentAfterMs > 360_000, 'by default an unused payment waits past its hold for a confirmation');
+});
+
+test('the sweeper cannot release a hold while its payment is being verified: the fence extends it, once per hold', async () => {
+  const cafe = await bookingCafe({ total_slots: 1 });
+  const ids = await holdOrFail(cafe, [cafe.slots[20].id]);
+  const checkout = pay((await orderFor(cafe.token, ids)).id);
+  // The hold runs out in a moment, while Razorpay takes a timeout and a retry to answer.
+  await db('bookings').whereIn('id', ids).update({ hold_expires_at: db.raw(`now() + interval '300 milliseconds'`) });
+  fakeRazorpay().fail('timeout', 1);
+  const confirming = confirm(cafe.token, gatewayBody(ids, checkout));
+  const seen = new Set<string>();
+  const sweeping = (async () => {
+    for (let i = 0; i < 20; i++) {
+      await sweepExpiredHolds();
+      seen.add((await statusesOf(ids))[0]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  const [answer] = await Promise.all([confirming, sweeping]);
+  assert.is(answer.status, 200, JSON.stringify(answer.body));
+  assert.not.ok(seen.has('verification_failed'), `the hold was never released: ${[...seen]}`);
+  assert.equal(await statusesOf(ids), ['confirmed']);
+  await assertInventoryMatches(cafe.game.id);
+
+  const [other] = await holdOrFail(cafe, [cafe.slots[21].id]);
+  await db('bookings').where('id', other).update({ hold_expires_at: db.raw(`now() + interval '5 seconds'`) });
+  const before = (await db('bookings').where('id', other).first('hold_expires_at')).hold_expires_at as Date;
+  assert.is((await confirm(cafe.token, { booking_id: [other], payment_mode: 'gateway', payment_id: 'pay_madeup1' })).status, 404);
+  const fenced = (await db('bookings').where('id', other).first('hold_expires_at')).hold_expires_at as Date;
+  assert.ok(fenced > before, 'extended while Razorpay was asked');
+  assert.is((await confirm(cafe.token, { booking_id: [other], payment_mode: 'gateway', payment_id: 'pay_madeup2' })).status, 404);
+  assert.is(((await db('bookings').where('id', other).first('hold_expires_at')).hold_expires_at as Date).getTime(), fenced.getTime(), 'not extended twice');
 });
 
 test('a payment after the hold expired retakes the slot while it is free', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'crypto';
 import { AppContext, createRouter } from '../context';
 import { requireUser } from '../auth';
 import { bodyParser } from '../validate';
-import { AppError, Invalid, NotFound } from '../../errors';
+import { AppError, Forbidden, Invalid, NotFound } from '../../errors';
 import { db } from '../../db/knex';
 import { findBookingFor } from '../../db/booking-views';
 import { addToOutbox } from '../../db/outbox';
@@ -134,6 +134,8 @@ async function confirmHandler(ctx: AppContext): Promise<void> {
   const actor = actorOf(user);
   const first = await findBookingFor(actor, bookingIds[0]);
   if (!first) throw new NotFound('Booking');
+  // A cafe may confirm for its customer, but only the customer (or an admin) spends their wallet.
+  if (wallet && actor.role === 'vendor' && first.user_id !== actor.userId) throw new Forbidden('A cafe cannot pay from a customer\'s wallet');
   const what = { bookingIds, mode: wallet ? 'wallet' : 'payment_gateway', ...(gateway ?? {}), ...(body.promo_code ? { promoCode: body.promo_code } : {}) };
   const common = { httpRequestId: ctx.state.requestId, actor, userId: first.user_id, bookingIds, ...(body.promo_code ? { promoCode: body.promo_code } : {}) };
   await runIdempotent(ctx, 'POST /bookings/confirm', user.id, what, (requestId, idempotency) => {
