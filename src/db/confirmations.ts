@@ -4,7 +4,7 @@ import { paiseToRupees, shareDiscount } from '../domain/money';
 import { newAccessCode } from '../domain/access-code';
 import { Conflict, Forbidden, InsufficientFunds, Invalid, NotFound } from '../errors';
 import { canSee } from './booking-views';
-import { applyInventory, BookingEvent, bookingUpdated, lockInventory, slotPending } from './inventory';
+import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventory, slotPending } from './inventory';
 import { LockedBooking, lockBookings } from './locks';
 import { JobSpec } from './outbox';
 import { lockPayment, oweRefund, orderOf, OrderRow, PaymentRow, settlePayment } from './payments';
@@ -140,9 +140,10 @@ export async function confirmBookings(trx: Transaction, request: ConfirmRequest)
     // other stays captured for a confirmation that fits it; the reconciler refunds it if none comes.
     return gateway?.forTheseBookings ? refundWhole(trx, gateway.payment, [], (unusable ?? mismatch)!) : refusal((unusable ?? mismatch)!);
   }
-  const taken = late.filter((b) => inventory.available(b.slot_id, b.book_date) >= 1);
-  if (taken.length < late.length) {
-    const full = late.filter((b) => !taken.includes(b)).map((b) => b.slot_id);
+  // Late bookings retake units one by one: two of them on one slot need two free units.
+  const retaken = late.map((b) => (inventory.available(b.slot_id, b.book_date) >= 1 ? inventory.take(b.slot_id, b.book_date) : null));
+  if (retaken.includes(null)) {
+    const full = [...new Set(late.filter((_, i) => !retaken[i]).map((b) => b.slot_id))];
     const error = new Conflict('slot_unavailable', 'The hold expired before the payment arrived, and its slot was taken meanwhile', { unavailable_slot_ids: full });
     return gateway ? refundWhole(trx, gateway.payment, late, error) : answer(slotUnavailable(full));
   }
@@ -164,15 +165,14 @@ export async function confirmBookings(trx: Transaction, request: ConfirmRequest)
     });
     if (changed !== 1) throw new Error(`booking ${booking.id} changed under its lock`);
   }
-  const retaken = late.map((b) => inventory.take(b.slot_id, b.book_date));
-  await applyInventory(trx, retaken);
+  await applyInventory(trx, retaken as InventoryChange[]);
   if (promo?.ok) await recordRedemption(trx, promo.promoCodeId, request.userId, transactionId, discount);
   if (balance !== null && due > 0) await changeWallet(trx, request.userId, -due, `Booking ${bookings.map((b) => `BK-${b.id}`).join(', ')}`, transactionId);
   if (gateway) await settlePayment(trx, gateway.payment.id, 'captured', 'confirmed', transactionId);
 
   const events = [
     ...bookings.map((b) => bookingUpdated(b, 'confirmed')),
-    ...late.map((b, i) => slotPending(b, retaken[i].availableAfter)),
+    ...late.map((b, i) => slotPending(b, retaken[i]!.availableAfter)),
   ];
   return answer(await confirmationAnswer(trx, transactionId), events);
 }

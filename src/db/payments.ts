@@ -80,18 +80,35 @@ export function verificationFenceSeconds(razorpayTimeoutMs: number): number {
  * holds of `userId` still running by the database's clock are extended by `seconds`, in one
  * conditional update, so an expiry job that locks them next reads them as not expired. A hold
  * that already ran out is not extended: its payment is a late one (SPEC §6). A hold is fenced
- * once: a later attempt that finds it expired is a late payment too. Returns the ids extended.
+ * once, and a confirmation Razorpay refused gives the time back (unfence), so confirming with
+ * made-up payment ids never keeps a slot. Returns the holds extended, with their old expiry.
  */
-export async function fenceHolds(bookingIds: number[], userId: number, seconds: number): Promise<number[]> {
-  const rows: Array<{ id: number }> = (await db.raw(
-    `UPDATE bookings SET hold_expires_at = greatest(hold_expires_at, statement_timestamp() + make_interval(secs => ?)),
+export async function fenceHolds(bookingIds: number[], userId: number, seconds: number): Promise<Fence> {
+  return (await db.raw(
+    `WITH locked AS (
+       SELECT id, hold_expires_at FROM bookings WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE
+     )
+     UPDATE bookings b SET hold_expires_at = greatest(b.hold_expires_at, statement_timestamp() + make_interval(secs => ?)),
             fenced_at = statement_timestamp(), updated_at = now()
-      WHERE id IN (SELECT id FROM bookings WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE)
-        AND user_id = ? AND status = 'pending_verified' AND hold_expires_at > statement_timestamp() AND fenced_at IS NULL
-      RETURNING id`,
-    [seconds, bookingIds, userId],
+       FROM locked
+      WHERE b.id = locked.id AND b.user_id = ? AND b.status = 'pending_verified'
+        AND b.hold_expires_at > statement_timestamp() AND b.fenced_at IS NULL
+      RETURNING b.id, locked.hold_expires_at AS previous`,
+    [bookingIds, seconds, userId],
   )).rows;
-  return rows.map((row) => row.id);
+}
+
+export type Fence = Array<{ id: number; previous: Date }>;
+
+/** Gives back the time a fence added to holds still pending, when the confirmation it guarded was refused. */
+export async function unfence(fence: Fence): Promise<void> {
+  if (fence.length === 0) return;
+  await db.raw(
+    `UPDATE bookings b SET hold_expires_at = f.previous, updated_at = now()
+       FROM unnest(?::int[], ?::timestamptz[]) AS f(id, previous)
+      WHERE b.id = f.id AND b.status = 'pending_verified'`,
+    [fence.map((f) => f.id), fence.map((f) => f.previous)],
+  );
 }
 
 export interface RefundRow {
@@ -134,6 +151,10 @@ export async function claimRefund(refundId: number): Promise<RefundRow | 'proces
   if (claimed) return claimed;
   const row = await db('refunds').where('id', refundId).first('status');
   return !row || row.status === 'processed' ? 'processed' : 'claimed';
+}
+
+export async function releaseRefund(refundId: number): Promise<void> {
+  await db('refunds').where({ id: refundId, status: 'pending' }).update({ claimed_at: null });
 }
 
 export async function markRefunded(refundId: number, razorpayRefundId: string): Promise<void> {

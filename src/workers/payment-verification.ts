@@ -1,7 +1,7 @@
 import { Job, UnrecoverableError } from 'bullmq';
 import { config } from '../config';
 import { db } from '../db/knex';
-import { fenceHolds, markRefunded, orderOf, OrderRow, paymentOf, recordCapturedPayment, recordOrder, claimRefund, verificationFenceSeconds } from '../db/payments';
+import { fenceHolds, unfence, markRefunded, orderOf, OrderRow, paymentOf, recordCapturedPayment, recordOrder, claimRefund, releaseRefund, verificationFenceSeconds } from '../db/payments';
 import { canSee } from '../db/booking-views';
 import { previewPromo } from '../db/promos';
 import { LedgerContext, recordedOutcome, replayOfRequest, runLedgered } from '../db/request-ledger';
@@ -59,6 +59,12 @@ async function fetchKnownPayment(paymentId: string): Promise<GatewayPayment> {
  */
 async function verifiedPayment(payment: GatewayPayment, order: OrderRow): Promise<GatewayPayment> {
   if (payment.order_id !== order.id) throw new Invalid('The payment belongs to another order');
+  if (payment.amount !== order.amount_paise || payment.currency !== order.currency) {
+    // Never captured here; one captured already (an account that captures by itself) is
+    // recorded, so that the reconciler refunds it when nothing it fits is confirmed with it.
+    if (payment.status === 'captured') await recordPayment(payment, order);
+    throw new Invalid(`The payment is for ${payment.amount} paise; its order is for ${order.amount_paise}`);
+  }
   let current = payment;
   if (current.status === 'authorized') {
     try {
@@ -69,9 +75,6 @@ async function verifiedPayment(payment: GatewayPayment, order: OrderRow): Promis
     }
   }
   if (current.status !== 'captured') throw new Conflict('invalid_state', `The payment is ${current.status}, not captured`);
-  if (current.amount !== order.amount_paise || current.currency !== order.currency) {
-    throw new Invalid(`The payment is for ${current.amount} paise; its order is for ${order.amount_paise}`);
-  }
   return current;
 }
 
@@ -157,14 +160,19 @@ async function confirmWithGateway(request: GatewayConfirmRequest, context: Ledge
   let orderId = known?.order_id;
   if (orderId && request.orderId && orderId !== request.orderId) throw new Invalid('The payment belongs to another order');
   if (!known) {
-    await fence(request.bookingIds, request.userId);
-    const payment = await fetchKnownPayment(request.paymentId);
-    if (request.orderId && payment.order_id !== request.orderId) throw new Invalid('The payment belongs to another order');
-    const order = await orderOf(payment.order_id);
-    if (!order) throw new NotFound('Order');
-    if (order.user_id !== request.userId) throw new Forbidden('The payment\'s order was made by another user');
-    await recordPayment(await verifiedPayment(payment, order), order);
-    orderId = order.id;
+    const fenced = await fence(request.bookingIds, request.userId);
+    try {
+      const payment = await fetchKnownPayment(request.paymentId);
+      if (request.orderId && payment.order_id !== request.orderId) throw new Invalid('The payment belongs to another order');
+      const order = await orderOf(payment.order_id);
+      if (!order) throw new NotFound('Order');
+      if (order.user_id !== request.userId) throw new Forbidden('The payment\'s order was made by another user');
+      await recordPayment(await verifiedPayment(payment, order), order);
+      orderId = order.id;
+    } catch (error) {
+      if (error instanceof AppError) await unfence(fenced);
+      throw error;
+    }
   }
   return confirmInPartition({
     requestId: request.requestId, httpRequestId: request.httpRequestId, actor: request.actor, userId: request.userId,
@@ -242,7 +250,13 @@ async function refund({ refundId }: PaymentJobs['refund']): Promise<object> {
   if (owed === 'processed') return { refunded: false };
   // Another run holds it: this attempt fails and BullMQ tries again after it, when it is made.
   if (owed === 'claimed') throw new Error(`refund ${refundId} is being made by another run`);
-  const made = await refundOnce(owed.payment_id, owed.amount_paise, owed.receipt);
+  let made: { id: string };
+  try {
+    made = await refundOnce(owed.payment_id, owed.amount_paise, owed.receipt);
+  } catch (error) {
+    await releaseRefund(refundId); // the next attempt may go at once; refundOnce finds a refund Razorpay made anyway
+    throw error;
+  }
   await markRefunded(refundId, made.id);
   logger.info({ refundId, paymentId: owed.payment_id, razorpayRefundId: made.id, amount: owed.amount_paise }, 'refund made');
   return { refunded: true, razorpay_refund_id: made.id };
