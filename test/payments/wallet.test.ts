@@ -3,19 +3,10 @@ import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
 import { adminToken, api, tokenFor } from '../helpers/api';
 import { makeUser, makeVendor } from '../helpers/fixtures';
+import { walletsOutOfLine } from '../helpers/payments';
 
 // SPEC §5.4 and invariant 5: a wallet's balance is never negative and always equals the sum of
 // its ledger, however many changes arrive at once.
-
-/** Every wallet whose balance is not the sum of its ledger, or is negative. */
-async function walletsOutOfLine(): Promise<unknown[]> {
-  return (await db.raw(
-    `SELECT w.user_id, w.balance_paise, coalesce(sum(l.amount_paise), 0)::bigint AS ledger
-       FROM wallets w LEFT JOIN wallet_ledger l ON l.user_id = w.user_id
-      GROUP BY w.user_id, w.balance_paise
-     HAVING w.balance_paise <> coalesce(sum(l.amount_paise), 0) OR w.balance_paise < 0`,
-  )).rows;
-}
 
 test('a user who never had a wallet has an empty one; GET /wallet is the caller\'s own', async () => {
   const user = await makeUser();
