@@ -1,7 +1,10 @@
 // `npm run bench`: holds per second and latency of POST /bookings (queue and workers) against the
 // same booking transaction run bare from node-postgres and synchronously inside an API process,
 // for many slot keys and for one hot slot; then, per path, a sell-out (four holds per unit of a
-// small slot) and a check that no slot-day was oversold. Last, a short phase of its own measures
+// small slot) and a check that no slot-day was oversold. Then the full path over HTTP, hold and
+// then its wallet confirmation (POST /bookings/confirm, payment_mode "wallet") for gamers whose
+// wallets the setup credited, in confirmations per second, with a check that every confirmed
+// booking has its transaction and every wallet its ledger. Last, a short phase of its own measures
 // commit→client event latency: from a hold job's commit in a worker (its BOOKING_TRACE_FILE line)
 // to a socket.io client of the realtime process receiving the hold's slot_pending (bench/events.ts).
 //

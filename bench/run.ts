@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'fs';
 import os from 'os';
 import { join } from 'path';
+import { performance } from 'perf_hooks';
 import { Knex } from 'knex';
 import { freePort } from '../scripts/test-env';
 import { config } from '../src/config';
@@ -10,13 +11,14 @@ import { signToken } from '../src/http/auth';
 import { bookingQueue } from '../src/jobs/booking';
 import { closeQueues } from '../src/jobs/queues';
 import { closeClientRedis } from '../src/jobs/connection';
-import { Attempt, closedLoop, fixedCount, httpTarget, HttpTarget, LoadResult, OK, Phase } from './load';
+import { Attempt, closedLoop, fixedCount, httpTarget, HttpTarget, LoadResult, OK, percentile, Phase } from './load';
 import { FixtureSet, Gamers, makeFixtureSet, SELL_OUT_CAPACITY, SlotTarget } from './setup';
 import { Child, latestProblems, startChild, stopChild } from './children';
 import { CpuUse, describeUse, machineBusyPercent, Roles, snapshot } from './cpu';
 import { commitTimes, epochNow, EventLatency, eventLatency, listenForSlotPending, readTrace, SlotPendingListener, SlotRoomKey } from './events';
 
-// The scenarios of `npm run bench` (entry: bench/holds.ts, which prepares the environment first).
+// The scenarios of `npm run bench` (entry: bench/holds.ts, which prepares the environment first):
+// holds on three paths, the full path (hold, then wallet confirm), event latency, then the checks.
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const PHASE: Phase = {
@@ -42,16 +44,24 @@ const EVENT_PHASE: Phase = {
 const EVENT_GAMES = 40;
 const EVENT_DRAIN_MS = 3000;
 const EVENT_MAX_ATTEMPTS = Math.min(MAX_ATTEMPTS, 2);
+// The full path: each attempt holds a slot, then confirms it paid from the wallet, for a gamer of
+// its own whose wallet the setup credited. Its rows are measured once (a disturbed one is marked,
+// not run again), to keep the run short.
+const FULL_GAMERS = 30_000;
+const FULL_WALLET_PAISE = 5_000_000; // ₹50,000 each: a hundred of the bench's ₹500 slots, never the limit
+const FULL_MAX_ATTEMPTS = 1;
 const DATABASE = new URL(config.databaseUrl).pathname.slice(1);
 
 type ScenarioName = 'many keys' | 'hot slot';
-type PathName = 'bare' | 'sync' | 'queue';
+type PathName = 'bare' | 'sync' | 'queue' | 'full';
 const SCENARIOS: ScenarioName[] = ['many keys', 'hot slot'];
 const PATH_LABELS: Record<PathName, string> = {
   bare: 'bare txn (node-postgres)',
   sync: 'sync in API (HTTP)',
   queue: 'queue + workers (HTTP)',
+  full: 'hold, then wallet confirm (HTTP)',
 };
+const HOLD_PATHS: PathName[] = ['bare', 'sync', 'queue'];
 
 interface Row {
   scenario: ScenarioName;
@@ -66,6 +76,8 @@ const limits = configuredHoldLimits();
 
 interface Measured {
   result: LoadResult;
+  /** The measured window of the attempt kept (performance.now() times). */
+  window: { from: number; to: number };
   cpu: string;
   /** Successful holds over every attempt, for the bookings count. */
   okTotal: number;
@@ -79,19 +91,20 @@ interface Measured {
  * another program's burst can halve a row; such a row (others above OTHERS_LIMIT_PERCENT of a
  * core) is run again, up to MAX_ATTEMPTS times, and the least disturbed attempt is kept.
  */
-async function measure(prepare: () => Attempt, roles: Roles): Promise<Measured> {
-  let best: { result: LoadResult; cpu: CpuUse } | null = null;
+async function measure(prepare: () => Attempt, roles: Roles, maxAttempts = MAX_ATTEMPTS): Promise<Measured> {
+  let best: { result: LoadResult; cpu: CpuUse; window: Measured['window'] } | null = null;
   let okTotal = 0;
   let attempts = 0;
-  while (attempts < MAX_ATTEMPTS && (!best || best.cpu.others > OTHERS_LIMIT_PERCENT)) {
+  while (attempts < maxAttempts && (!best || best.cpu.others > OTHERS_LIMIT_PERCENT)) {
     attempts++;
     const at = (ms: number) => new Promise<ReturnType<typeof snapshot>>((resolve) => setTimeout(() => resolve(snapshot(roles, DATABASE)), ms));
+    const from = performance.now() + PHASE.warmUpMs;
     const [before, after, result] = await Promise.all([at(PHASE.warmUpMs), at(PHASE.warmUpMs + PHASE.measureMs), closedLoop(prepare, PHASE)]);
     okTotal += result.okTotal;
     const cpu = describeUse(before, after);
-    if (!best || cpu.others < best.cpu.others) best = { result, cpu };
+    if (!best || cpu.others < best.cpu.others) best = { result, cpu, window: { from, to: from + PHASE.measureMs } };
   }
-  return { result: best!.result, cpu: best!.cpu.text, okTotal, disturbed: best!.cpu.others > OTHERS_LIMIT_PERCENT, attempts };
+  return { result: best!.result, window: best!.window, cpu: best!.cpu.text, okTotal, disturbed: best!.cpu.others > OTHERS_LIMIT_PERCENT, attempts };
 }
 
 // ---- the three paths ----------------------------------------------------------------------
@@ -108,20 +121,21 @@ interface PathResult {
 /** What a path reports about each scenario beyond the timings: counters read before and after it. */
 interface ScenarioNotes {
   before(): Promise<void>;
-  after(ok: number): Promise<string[]>;
+  after(ok: number, window: Measured['window']): Promise<string[]>;
 }
 
 /** The two timed scenarios, then the sell-out: four holds for every unit of a small slot. */
-async function runPath(path: PathName, prepare: Preparer, set: FixtureSet, rows: Row[], roles: Roles, extra?: ScenarioNotes): Promise<PathResult> {
+async function runPath(path: PathName, prepare: Preparer, set: FixtureSet, rows: Row[], roles: Roles, extra?: ScenarioNotes,
+  maxAttempts = MAX_ATTEMPTS): Promise<PathResult> {
   let ok = 0;
   for (const scenario of SCENARIOS) {
     const pick = scenario === 'hot slot'
       ? () => set.hotSlot
       : () => set.manyKeys[Math.floor(Math.random() * set.manyKeys.length)];
     await extra?.before();
-    const measured = await measure(prepare(pick), roles);
+    const measured = await measure(prepare(pick), roles, maxAttempts);
     ok += measured.okTotal;
-    rows.push({ scenario, path, ...measured, notes: [measured.cpu, ...((await extra?.after(measured.okTotal)) ?? [])] });
+    rows.push({ scenario, path, ...measured, notes: [measured.cpu, ...((await extra?.after(measured.okTotal, measured.window)) ?? [])] });
   }
   const sellOut = await fixedCount(prepare(() => set.sellOut), 4 * SELL_OUT_CAPACITY, CONCURRENCY);
   ok += sellOut.get(OK) ?? 0;
@@ -150,6 +164,17 @@ async function runBare(set: FixtureSet, gamers: Gamers, rows: Row[]): Promise<Pa
   }
 }
 
+/** What an answer other than the expected one says: its status and code (a 5xx's message too). */
+function refusal(answer: { status: number; body: string }): string {
+  let code = '';
+  try {
+    const error = JSON.parse(answer.body);
+    // A 5xx is a fault worth reading; a 4xx code says enough.
+    code = answer.status >= 500 ? `${error.code} "${error.message}"` : error.code ?? '';
+  } catch { /* not JSON: the status says enough */ }
+  return `${answer.status} ${code}`.trim();
+}
+
 /** One POST `route` per attempt, for a gamer of its own, as a client of the API would send it. */
 function httpPreparer(target: HttpTarget, route: string, gamers: Gamers): Preparer {
   return (pick) => () => {
@@ -159,41 +184,85 @@ function httpPreparer(target: HttpTarget, route: string, gamers: Gamers): Prepar
     const body = { slot_id: slotId, user_id: userId, game_id: gameId, book_date: bookDate };
     return async () => {
       const answer = await target.post(route, token, body);
-      if (answer.status === 201) return OK;
-      let code = '';
-      try {
-        const error = JSON.parse(answer.body);
-        // A 5xx is a fault worth reading; a 4xx code says enough.
-        code = answer.status >= 500 ? `${error.code} "${error.message}"` : error.code ?? '';
-      } catch { /* not JSON: the status says enough */ }
-      return `${answer.status} ${code}`.trim();
+      return answer.status === 201 ? OK : refusal(answer);
     };
   };
 }
 
-async function runHttp(path: PathName, port: number, route: string, set: FixtureSet, gamers: Gamers, rows: Row[], roles: Roles,
-  countJobs?: () => Promise<number>): Promise<PathResult> {
+/** How long the confirmation alone took, by when it ended, for the notes of the full path. */
+class StepTimes {
+  private ends: number[] = [];
+  private durations: number[] = [];
+
+  add(start: number, end: number): void {
+    this.ends.push(end);
+    this.durations.push(end - start);
+  }
+
+  /** p50/p95/p99 of the steps that ended in `window`. */
+  within(window: Measured['window']): { n: number; p50: number; p95: number; p99: number } {
+    const picked = this.durations.filter((_, i) => this.ends[i] >= window.from && this.ends[i] < window.to);
+    const sorted = Float64Array.from(picked).sort();
+    return { n: sorted.length, p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), p99: percentile(sorted, 0.99) };
+  }
+}
+
+/**
+ * The full path, as a client makes it: POST /bookings, then POST /bookings/confirm of that booking
+ * with payment_mode "wallet", for a gamer of its own whose wallet holds enough. The attempt counts
+ * when the confirmation answers 200; its latency runs from the hold's request to that answer.
+ */
+function fullPathPreparer(target: HttpTarget, gamers: Gamers, confirmStep: StepTimes): Preparer {
+  return (pick) => () => {
+    const { gameId, bookDate, slotId } = pick();
+    const userId = gamers.take();
+    const token = signToken({ sub: userId, role: 'user' });
+    const hold = { slot_id: slotId, user_id: userId, game_id: gameId, book_date: bookDate };
+    return async () => {
+      const held = await target.post('/bookings', token, hold);
+      if (held.status !== 201) return `hold ${refusal(held)}`;
+      const bookingId: number = JSON.parse(held.body).bookings[0].booking_id;
+      const start = performance.now();
+      const confirmed = await target.post('/bookings/confirm', token, { booking_id: [bookingId], payment_mode: 'wallet' });
+      confirmStep.add(start, performance.now());
+      return confirmed.status === 200 ? OK : `confirm ${refusal(confirmed)}`;
+    };
+  };
+}
+
+interface HttpPath {
+  /** What one successful attempt is, in the notes: "holds", "confirmations". */
+  unit: string;
+  prepare(target: HttpTarget): Preparer;
+  countJobs?: () => Promise<number>;
+  /** What the booking jobs counted are, in the notes. */
+  jobsAre?: string;
+  moreNotes?: (window: Measured['window']) => string[];
+  maxAttempts?: number;
+}
+
+async function runHttp(path: PathName, port: number, set: FixtureSet, rows: Row[], roles: Roles, how: HttpPath): Promise<PathResult> {
   const target: HttpTarget = httpTarget(port, CONCURRENCY);
-  const prepare = httpPreparer(target, route, gamers);
+  const prepare = how.prepare(target);
   // What each scenario cost in connections (keep-alive should hold them at the concurrency) and jobs.
   let connectionsBefore = 0;
   let jobsBefore = 0;
   const notes: ScenarioNotes = {
     async before() {
       connectionsBefore = target.connectionsOpened();
-      jobsBefore = countJobs ? await countJobs() : 0;
+      jobsBefore = how.countJobs ? await how.countJobs() : 0;
     },
-    async after(ok) {
-      const lines = [`${target.connectionsOpened() - connectionsBefore} TCP connections opened for ${ok} holds (keep-alive)`];
-      if (countJobs) {
-        const jobs = (await countJobs()) - jobsBefore;
-        lines.push(`${jobs} hold jobs for ${ok} holds (warm-up included): ${fixed(ok / jobs, 1)} holds per job`);
+    async after(ok, window) {
+      const lines = [`${target.connectionsOpened() - connectionsBefore} TCP connections opened for ${ok} ${how.unit} (keep-alive)`];
+      if (how.countJobs) {
+        const jobs = (await how.countJobs()) - jobsBefore;
+        lines.push(`${jobs} ${how.jobsAre ?? 'hold jobs'} for ${ok} ${how.unit} (warm-up included): ${fixed(ok / jobs, 1)} ${how.unit} per job`);
       }
-      return lines;
+      return [...lines, ...(how.moreNotes?.(window) ?? [])];
     },
   };
   try {
-    return await runPath(path, prepare, set, rows, roles, notes);
+    return await runPath(path, prepare, set, rows, roles, notes, how.maxAttempts);
   } finally {
     target.close();
   }
@@ -362,16 +431,54 @@ async function oversold(): Promise<Array<Record<string, unknown>>> {
   )).rows;
 }
 
-/** Null when exactly the slot's units were held, every other request was refused, and none is left. */
-async function sellOutProblem(slot: SlotTarget, answers: Map<string, number>): Promise<string | null> {
+/**
+ * Null when exactly the slot's units were held (on the full path: held and confirmed), every other
+ * request was refused, and none is left.
+ */
+async function sellOutProblem(path: PathName, slot: SlotTarget, answers: Map<string, number>): Promise<string | null> {
+  const full = path === 'full';
   const held = answers.get(OK) ?? 0;
-  const refused = answers.get('409 slot_unavailable') ?? 0;
+  const refused = answers.get(full ? 'hold 409 slot_unavailable' : '409 slot_unavailable') ?? 0;
   const [inventory] = await db('slot_inventory').where({ slot_id: slot.slotId, book_date: slot.bookDate }).select('available');
-  const [{ count }] = await db('bookings').where({ slot_id: slot.slotId, book_date: slot.bookDate }).count({ count: '*' });
-  if (held !== SELL_OUT_CAPACITY || Number(count) !== SELL_OUT_CAPACITY) return `${held} answered 201 and ${count} bookings, expected ${SELL_OUT_CAPACITY}`;
-  if (refused !== 3 * SELL_OUT_CAPACITY) return `${refused} refused as slot_unavailable, expected ${3 * SELL_OUT_CAPACITY}`;
+  const bookings = db('bookings').where({ slot_id: slot.slotId, book_date: slot.bookDate });
+  const [{ count }] = await (full ? bookings.where('status', 'confirmed') : bookings).count({ count: '*' });
+  const what = full ? ['confirmed (200)', 'confirmed bookings'] : ['answered 201', 'bookings'];
+  if (held !== SELL_OUT_CAPACITY || Number(count) !== SELL_OUT_CAPACITY) return `${held} ${what[0]} and ${count} ${what[1]}, expected ${SELL_OUT_CAPACITY}`;
+  if (refused !== 3 * SELL_OUT_CAPACITY) return `${refused} holds refused as slot_unavailable, expected ${3 * SELL_OUT_CAPACITY}`;
   if (inventory?.available !== 0) return `available is ${inventory?.available}, expected 0`;
   return null;
+}
+
+/** Confirmed bookings of `set`: what the full path made. */
+async function confirmedOf(set: FixtureSet): Promise<number> {
+  const [{ count }] = await db('bookings').whereIn('game_id', set.gameIds).where('status', 'confirmed').count({ count: '*' });
+  return Number(count);
+}
+
+/** Every confirmed booking has its transaction and access code; every wallet equals its ledger, never negative, and paid exactly its transactions. */
+async function paymentProblems(): Promise<{ confirmed: number; transactions: number; lines: string[] }> {
+  const lines: string[] = [];
+  const { rows: [bookings] } = await db.raw(
+    `SELECT count(*)::int AS confirmed,
+            count(*) FILTER (WHERE t.id IS NULL)::int AS without_transaction,
+            count(*) FILTER (WHERE b.access_code_id IS NULL)::int AS without_code,
+            count(DISTINCT t.id)::int AS transactions
+       FROM bookings b LEFT JOIN transactions t ON t.id = b.transaction_id
+      WHERE b.status = 'confirmed'`,
+  );
+  if (bookings.without_transaction > 0) lines.push(`${bookings.without_transaction} confirmed bookings without a transaction`);
+  if (bookings.without_code > 0) lines.push(`${bookings.without_code} confirmed bookings without an access code`);
+  const { rows: [wallets] } = await db.raw(
+    `SELECT count(*) FILTER (WHERE w.balance_paise < 0 OR w.balance_paise <> coalesce(l.total, 0))::int AS off
+       FROM wallets w LEFT JOIN (SELECT user_id, sum(amount_paise) AS total FROM wallet_ledger GROUP BY user_id) l ON l.user_id = w.user_id`,
+  );
+  if (wallets.off > 0) lines.push(`${wallets.off} wallets whose balance is negative or differs from their ledger`);
+  const { rows: [money] } = await db.raw(
+    `SELECT (SELECT coalesce(-sum(amount_paise), 0) FROM wallet_ledger WHERE amount_paise < 0)::bigint AS debited,
+            (SELECT coalesce(sum(amount_paise), 0) FROM transactions WHERE payment_mode = 'wallet')::bigint AS paid`,
+  );
+  if (money.debited !== money.paid) lines.push(`wallets were debited ${money.debited} paise for wallet transactions of ${money.paid} paise`);
+  return { confirmed: bookings.confirmed, transactions: bookings.transactions, lines };
 }
 
 async function bookingsOf(set: FixtureSet): Promise<number> {
@@ -383,8 +490,8 @@ async function bookingsOf(set: FixtureSet): Promise<number> {
 
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
-function table(rows: Row[]): string {
-  const header = ['scenario', 'path', 'holds/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors'];
+function table(rows: Row[], rate = 'holds/s'): string {
+  const header = ['scenario', 'path', rate, 'p50 ms', 'p95 ms', 'p99 ms', 'errors'];
   const body = rows.map((row) => [
     row.scenario, PATH_LABELS[row.path] + (row.disturbed ? ' *' : ''), fixed(row.result.perSecond, 0), fixed(row.result.p50), fixed(row.result.p95), fixed(row.result.p99),
     [...row.result.errors].map(([what, count]) => `${count}× ${what}`).join(', ') || '0',
@@ -439,15 +546,19 @@ export async function runBenchmark(): Promise<number> {
       console.log(`  machine busy before the run: ${busy}%${busy > 15 ? ' — WARNING: other programs are using the CPU; the numbers below will be low and noisy' : ''}`);
     }
 
-    const sets = {
+    const sets: Record<PathName, FixtureSet> = {
       bare: await makeFixtureSet('bare', MANY_KEY_GAMES),
       sync: await makeFixtureSet('sync', MANY_KEY_GAMES),
       queue: await makeFixtureSet('queue', MANY_KEY_GAMES),
+      full: await makeFixtureSet('full', MANY_KEY_GAMES),
     };
     const eventSet = await makeFixtureSet('events', EVENT_GAMES);
     const gamers = await Gamers.create(GAMERS);
+    const payingGamers = await Gamers.create(FULL_GAMERS, { tag: 'payer', walletPaise: FULL_WALLET_PAISE });
     console.log(`  many keys: ${MANY_KEY_GAMES} games × 3 dates (${MANY_KEY_GAMES * 3} slot keys, ${sets.bare.manyKeys.length} slot-days), random;`
-      + ` hot slot: one slot of one game on one day; one gamer per hold (${gamers.count} gamers)\n`);
+      + ` hot slot: one slot of one game on one day; one gamer per hold (${gamers.count} gamers)`);
+    console.log(`  full path: POST /bookings, then POST /bookings/confirm (payment_mode wallet) of that booking, for one of ${payingGamers.count} gamers`
+      + ` whose wallets the setup credited ₹${FULL_WALLET_PAISE / 100} each; same scenarios, its own games\n`);
 
     const rows: Row[] = [];
     const results = {} as Record<PathName, PathResult>;
@@ -461,7 +572,9 @@ export async function runBenchmark(): Promise<number> {
     const baseline = await startApi('bench/baseline-app.ts', 'sync api', roles);
     children.push(baseline.child);
     roleOf.set(baseline.child, 'sync api');
-    results.sync = await runHttp('sync', baseline.port, '/bench/sync-hold', sets.sync, gamers, rows, roles);
+    results.sync = await runHttp('sync', baseline.port, sets.sync, rows, roles, {
+      unit: 'holds', prepare: (target) => httpPreparer(target, '/bench/sync-hold', gamers),
+    });
     await stopChild(baseline.child);
     console.log('done');
 
@@ -472,7 +585,24 @@ export async function runBenchmark(): Promise<number> {
     const api = await startApi('src/http/server.ts', 'api', roles);
     children.push(api.child);
     roleOf.set(api.child, 'api');
-    results.queue = await runHttp('queue', api.port, '/bookings', sets.queue, gamers, rows, roles, completedJobs);
+    results.queue = await runHttp('queue', api.port, sets.queue, rows, roles, {
+      unit: 'holds', prepare: (target) => httpPreparer(target, '/bookings', gamers), countJobs: completedJobs,
+    });
+    console.log('done');
+
+    process.stdout.write('running hold, then wallet confirm ... ');
+    const confirmStep = new StepTimes();
+    results.full = await runHttp('full', api.port, sets.full, rows, roles, {
+      unit: 'confirmations',
+      prepare: (target) => fullPathPreparer(target, payingGamers, confirmStep),
+      countJobs: completedJobs,
+      jobsAre: 'booking jobs (holds and confirms)',
+      moreNotes: (window) => {
+        const step = confirmStep.within(window);
+        return [`the confirm request alone: p50 ${fixed(step.p50)} ms, p95 ${fixed(step.p95)} ms, p99 ${fixed(step.p99)} ms (n=${step.n})`];
+      },
+      maxAttempts: FULL_MAX_ATTEMPTS,
+    });
     // The API stays up for the event-latency phase; its workers make way for traced ones.
     await Promise.all(workers.map((w) => stopChild(w)));
     console.log('done');
@@ -487,14 +617,17 @@ export async function runBenchmark(): Promise<number> {
     const eventsSeconds = (Date.now() - eventsStarted) / 1000;
     console.log('done\n');
 
-    const ordered = SCENARIOS.flatMap((scenario) => (['bare', 'sync', 'queue'] as PathName[])
+    const ordered = SCENARIOS.flatMap((scenario) => HOLD_PATHS
       .map((path) => rows.find((r) => r.scenario === scenario && r.path === path)!));
+    const fullRows = SCENARIOS.map((scenario) => rows.find((r) => r.scenario === scenario && r.path === 'full')!);
     console.log(table(ordered));
+    console.log(`\n${table(fullRows, 'confirms/s')}`);
+    console.log('  (a confirmation: its hold answered 201, then its wallet confirmation 200; latency from the hold\'s request to the confirmation\'s answer)');
     console.log(`\n${eventLatencyLine(events)}`);
     console.log('\nnotes');
-    for (const row of ordered) {
+    for (const row of [...ordered, ...fullRows]) {
       const retried = row.attempts > 1 ? ` (best of ${row.attempts} attempts: other programs were busy)` : '';
-      console.log(`  ${row.scenario} / ${PATH_LABELS[row.path]}: ${row.result.measured} holds measured${retried}`);
+      console.log(`  ${row.scenario} / ${PATH_LABELS[row.path]}: ${row.result.measured} ${row.path === 'full' ? 'confirmations' : 'holds'} measured${retried}`);
       for (const note of row.notes) console.log(`    ${note}`);
     }
     const errors = [...events.errors].map(([what, count]) => `${count}× ${what}`).join(', ') || 'none';
@@ -517,7 +650,7 @@ export async function runBenchmark(): Promise<number> {
 
     console.log('\nconsistency');
     let failed = false;
-    for (const path of ['bare', 'sync', 'queue'] as PathName[]) {
+    for (const path of HOLD_PATHS) {
       const made = await bookingsOf(sets[path]);
       // 201 answers are holds that committed; anything else (202, a timeout) may still commit later.
       const lost = made < results[path].ok;
@@ -530,11 +663,24 @@ export async function runBenchmark(): Promise<number> {
       failed ||= lost;
       console.log(`  event-latency phase (queue + workers, traced): ${events.ok} holds answered 201, ${made} bookings in the database ${lost ? '✗ HOLDS LOST' : '✓'}`);
     }
-    for (const path of ['bare', 'sync', 'queue'] as PathName[]) {
-      const problem = await sellOutProblem(sets[path].sellOut, results[path].sellOut);
+    {
+      const confirmed = await confirmedOf(sets.full);
+      const lost = confirmed < results.full.ok;
+      failed ||= lost;
+      console.log(`  ${PATH_LABELS.full}: ${results.full.ok} confirmations answered 200, ${confirmed} confirmed bookings in the database ${lost ? '✗ CONFIRMATIONS LOST' : '✓'}`);
+    }
+    for (const path of [...HOLD_PATHS, 'full'] as PathName[]) {
+      const problem = await sellOutProblem(path, sets[path].sellOut, results[path].sellOut);
       failed ||= problem !== null;
-      const answers = [...results[path].sellOut].map(([what, count]) => `${count}× ${what === OK ? '201' : what}`).join(', ');
-      console.log(`  sell-out, ${PATH_LABELS[path]}: ${4 * SELL_OUT_CAPACITY} holds for ${SELL_OUT_CAPACITY} units → ${answers} ${problem ? `✗ ${problem}` : '✓'}`);
+      const answers = [...results[path].sellOut].map(([what, count]) => `${count}× ${what === OK ? (path === 'full' ? 'confirmed' : '201') : what}`).join(', ');
+      console.log(`  sell-out, ${PATH_LABELS[path]}: ${4 * SELL_OUT_CAPACITY} ${path === 'full' ? 'holds and confirms' : 'holds'} for ${SELL_OUT_CAPACITY} units → ${answers} ${problem ? `✗ ${problem}` : '✓'}`);
+    }
+    {
+      const { confirmed, transactions, lines } = await paymentProblems();
+      failed ||= lines.length > 0;
+      console.log(lines.length === 0
+        ? `  payments check: ✓ all ${confirmed} confirmed bookings have a transaction (${transactions}) and an access code; every wallet equals its ledger, none negative, debits = wallet transactions`
+        : `  payments check: ✗ ${lines.join('; ')}`);
     }
     const violations = await oversold();
     if (violations.length > 0) {

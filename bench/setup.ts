@@ -80,15 +80,26 @@ export class Gamers {
   private next = 0;
   private constructor(private readonly ids: number[]) {}
 
-  static async create(count: number): Promise<Gamers> {
-    const rows: Array<{ id: number }> = (await db.raw(
-      `INSERT INTO users (name, email, phone)
-       SELECT 'Bench gamer ' || n, 'bench-gamer-' || n || '@example.test', '+919800000000'
-         FROM generate_series(1, ?::int) AS n
-       RETURNING id`,
-      [count],
-    )).rows;
-    return new Gamers(rows.map((r) => r.id));
+  /**
+   * `count` new gamers named after `tag` (emails are unique); with `walletPaise`, each with a wallet
+   * credited that much (a ledger entry and the balance, as an admin's credit writes them).
+   */
+  static async create(count: number, { tag = 'gamer', walletPaise = 0 } = {}): Promise<Gamers> {
+    return db.transaction(async (trx) => {
+      const rows: Array<{ id: number }> = (await trx.raw(
+        `INSERT INTO users (name, email, phone)
+         SELECT 'Bench ' || ? || ' ' || n, 'bench-' || ? || '-' || n || '@example.test', '+919800000000'
+           FROM generate_series(1, ?::int) AS n
+         RETURNING id`,
+        [tag, tag, count],
+      )).rows;
+      const ids = rows.map((r) => r.id);
+      if (walletPaise > 0) {
+        await trx.raw('INSERT INTO wallets (user_id, balance_paise) SELECT unnest(?::int[]), ?', [ids, walletPaise]);
+        await trx.raw(`INSERT INTO wallet_ledger (user_id, amount_paise, reason) SELECT unnest(?::int[]), ?, 'bench credit'`, [ids, walletPaise]);
+      }
+      return new Gamers(ids);
+    });
   }
 
   take(): number {

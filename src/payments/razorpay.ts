@@ -1,5 +1,6 @@
 import Razorpay from 'razorpay';
 import { createHmac, timingSafeEqual } from 'crypto';
+import { AsyncLocalStorage } from 'async_hooks';
 import { config } from '../config';
 
 // The Razorpay gateway adapter: nothing else in the service knows Razorpay. Every call goes through
@@ -57,14 +58,26 @@ async function call<T>(request: () => Promise<unknown>): Promise<T> {
   }
 }
 
+interface SdkHttp {
+  defaults: { baseURL?: string; timeout?: number };
+  interceptors: { request: { use(change: (request: { headers?: Record<string, string> }) => unknown): void } };
+}
+
 let client: Razorpay | null = null;
+const callHeaders = new AsyncLocalStorage<Record<string, string>>();
 
 function sdk(): Razorpay {
   if (!client) {
     client = new Razorpay({ key_id: config.razorpayKeyId, key_secret: config.razorpayKeySecret });
-    const http = (client as unknown as { api: { rq: { defaults: { baseURL?: string; timeout?: number } } } }).api.rq;
+    const http = (client as unknown as { api: { rq: SdkHttp } }).api.rq;
     http.defaults.baseURL = config.razorpayApiBase;
     http.defaults.timeout = config.razorpayTimeoutMs;
+    // The SDK's methods take no per-call headers: the ones a call needs ride on its async context.
+    http.interceptors.request.use((request) => {
+      const extra = callHeaders.getStore();
+      if (extra) request.headers = Object.assign(request.headers ?? {}, extra);
+      return request;
+    });
   }
   return client;
 }
@@ -87,14 +100,12 @@ export function capturePayment(paymentId: string, amount: number, currency: stri
 }
 
 /**
- * Refunds a captured payment once per `receipt`: a refund with that receipt already made (an
- * earlier attempt that timed out after Razorpay did it) is returned instead of refunding again.
+ * Refunds a captured payment once per `receipt`, which is also the refund's idempotency key
+ * (Razorpay's X-Refund-Idempotency): an attempt that timed out, or one still in flight when it is
+ * retried, is the same refund at Razorpay, never a second one.
  */
-export async function refundOnce(paymentId: string, amount: number, receipt: string): Promise<GatewayRefund> {
-  const { items } = await call<{ items: GatewayRefund[] }>(() => sdk().payments.fetchMultipleRefund(paymentId));
-  const earlier = items.find((refund) => refund.receipt === receipt);
-  if (earlier) return earlier;
-  return call(() => sdk().payments.refund(paymentId, { amount, receipt }));
+export function refundOnce(paymentId: string, amount: number, receipt: string): Promise<GatewayRefund> {
+  return callHeaders.run({ 'X-Refund-Idempotency': receipt }, () => call(() => sdk().payments.refund(paymentId, { amount, receipt })));
 }
 
 function sameHex(expected: string, given: string): boolean {

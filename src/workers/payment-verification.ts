@@ -1,7 +1,7 @@
 import { Job, UnrecoverableError } from 'bullmq';
 import { config } from '../config';
 import { db } from '../db/knex';
-import { fenceHolds, unfence, markRefunded, orderOf, OrderRow, paymentOf, recordCapturedPayment, recordOrder, claimRefund, releaseRefund, verificationFenceSeconds } from '../db/payments';
+import { fenceHolds, unfence, markRefunded, orderOf, OrderRow, paymentOf, recordCapturedPayment, recordOrder, refundOf, verificationFenceSeconds } from '../db/payments';
 import { canSee } from '../db/booking-views';
 import { previewPromo } from '../db/promos';
 import { LedgerContext, recordedOutcome, replayOfRequest, runLedgered } from '../db/request-ledger';
@@ -221,13 +221,22 @@ async function settleForOrder(order: OrderRow, paymentId: string): Promise<Outco
 async function settle({ orderId, paymentId }: PaymentJobs['settle']): Promise<object> {
   const order = await orderOf(orderId);
   if (!order) return { ignored: 'unknown order' };
-  const paid = (paymentId ? [await fetchKnownPayment(paymentId)] : await paymentsOfOrder(orderId))
-    .filter((p) => p.status === 'captured' || p.status === 'authorized');
-  if (paid.length === 0) {
-    if (!paymentId) {
-      await db('payment_orders').where({ id: orderId, status: 'created' })
-        .where('created_at', '<', new Date(Date.now() - ORDER_EXPIRES_AFTER_MS)).update({ status: 'expired', updated_at: db.fn.now() });
+  const expire = (olderThanMs: number) => db('payment_orders').where({ id: orderId, status: 'created' })
+    .where('created_at', '<', new Date(Date.now() - olderThanMs)).update({ status: 'expired', updated_at: db.fn.now() });
+  let reported: GatewayPayment[];
+  try {
+    reported = paymentId ? [await fetchKnownPayment(paymentId)] : await paymentsOfOrder(orderId);
+  } catch (error) {
+    // An order Razorpay does not know can never be paid: nobody needs to ask about it again.
+    if (!paymentId && error instanceof GatewayError && !error.transient) {
+      await expire(0);
+      return { paid: false, known: false };
     }
+    throw error;
+  }
+  const paid = reported.filter((p) => p.status === 'captured' || p.status === 'authorized');
+  if (paid.length === 0) {
+    if (!paymentId) await expire(ORDER_EXPIRES_AFTER_MS);
     return { paid: false };
   }
   if (order.booking_ids.length) await fence(order.booking_ids, order.user_id);
@@ -246,17 +255,9 @@ async function settle({ orderId, paymentId }: PaymentJobs['settle']): Promise<ob
 }
 
 async function refund({ refundId }: PaymentJobs['refund']): Promise<object> {
-  const owed = await claimRefund(refundId);
-  if (owed === 'processed') return { refunded: false };
-  // Another run holds it: this attempt fails and BullMQ tries again after it, when it is made.
-  if (owed === 'claimed') throw new Error(`refund ${refundId} is being made by another run`);
-  let made: { id: string };
-  try {
-    made = await refundOnce(owed.payment_id, owed.amount_paise, owed.receipt);
-  } catch (error) {
-    await releaseRefund(refundId); // the next attempt may go at once; refundOnce finds a refund Razorpay made anyway
-    throw error;
-  }
+  const owed = await refundOf(refundId);
+  if (!owed || owed.status === 'processed') return { refunded: false };
+  const made = await refundOnce(owed.payment_id, owed.amount_paise, owed.receipt);
   await markRefunded(refundId, made.id);
   logger.info({ refundId, paymentId: owed.payment_id, razorpayRefundId: made.id, amount: owed.amount_paise }, 'refund made');
   return { refunded: true, razorpay_refund_id: made.id };
