@@ -24,6 +24,8 @@ export interface Config {
   cancellationCutoffMinutes: number;
   /** How often the payment reconciler asks Razorpay about open orders and settles what it finds. */
   reconcileIntervalMs: number;
+  /** Origins allowed to call the API from a browser (SPEC §11): any, or these. */
+  corsOrigins: '*' | string[];
   adminUser: string;
   adminPassword: string;
   redisKeyPrefix: string;
@@ -83,6 +85,20 @@ export function parseConfig(env: Env): Config {
     return value;
   }
 
+  function origins(name: string): '*' | string[] {
+    const raw = (env[name] ?? '*').trim();
+    if (raw === '*' || raw === '') return '*';
+    const list = raw.split(',').map((origin) => origin.trim()).filter(Boolean);
+    for (const origin of list) {
+      let parsed: URL | null = null;
+      try { parsed = new URL(origin); } catch { /* reported below */ }
+      if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+        problems.push(`${name} must be * or a comma-separated list of origins such as https://dashboard.example.com (got "${origin}")`);
+      }
+    }
+    return list;
+  }
+
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
@@ -103,6 +119,7 @@ export function parseConfig(env: Env): Config {
     maxDaysAhead: integer('MAX_DAYS_AHEAD', 90, 0, 3650),
     cancellationCutoffMinutes: integer('CANCELLATION_CUTOFF_MINUTES', 60, 0, 100000),
     reconcileIntervalMs: integer('RECONCILE_INTERVAL_MS', 60000, 1000, 86400000),
+    corsOrigins: origins('CORS_ORIGINS'),
     adminUser: text('ADMIN_USER'),
     adminPassword: text('ADMIN_PASSWORD', undefined, 8),
     redisKeyPrefix: text('REDIS_KEY_PREFIX', 'hfg'),

@@ -91,3 +91,42 @@ export async function userBookings(actor: Actor, userId: number, query: UserBook
     access_code: row.access_code ?? null,
   }));
 }
+
+/**
+ * The caller's bookings as the HFG app reads them (SPEC §12, GET /users/bookings): the slot with
+ * its times twice (HH:MM:SS, and HH:MM under `time`) and the game and cafe nested where the app
+ * looks for them. Newest first.
+ */
+export async function appBookings(userId: number, query: UserBookingsQuery): Promise<object[]> {
+  const rows = await db('bookings as b')
+    .join('slots as s', 's.id', 'b.slot_id')
+    .join('games as g', 'g.id', 'b.game_id')
+    .join('vendors as v', 'v.id', 'b.vendor_id')
+    .leftJoin('access_codes as a', 'a.id', 'b.access_code_id')
+    .where('b.user_id', userId)
+    .modify((q) => {
+      if (query.status) q.where('b.status', query.status);
+      if (query.before) q.where('b.id', '<', query.before);
+    })
+    .orderBy('b.id', 'desc')
+    .limit(query.limit)
+    .select('b.id', 'b.user_id', 'b.status', 'b.book_date', 's.id as slot_id', 's.start_time', 's.end_time', 'a.code as access_code',
+      'g.id as game_id', 'g.game_name', 'g.single_slot_price_paise', 'v.id as vendor_id', 'v.cafe_name');
+  return rows.map((row: any) => ({
+    booking_id: row.id,
+    user_id: row.user_id,
+    status: row.status,
+    book_date: row.book_date,
+    access_code: row.access_code ?? null,
+    slot: {
+      id: row.slot_id,
+      start_time: row.start_time,
+      end_time: row.end_time,
+      time: { start_time: hhmm(row.start_time), end_time: hhmm(row.end_time) },
+      gaming_type_id: {
+        game_id: row.game_id, game_name: row.game_name, single_slot_price: paiseToRupees(row.single_slot_price_paise),
+        vendor_id: row.vendor_id, cafe_name: { cafe_name: row.cafe_name },
+      },
+    },
+  }));
+}

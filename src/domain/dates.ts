@@ -78,6 +78,11 @@ export function parseClockTime(input: string): number | null {
   return Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3] ?? 0);
 }
 
+/** The end of a window: a clock time, or `24:00` (midnight at the end of the day, 86400). */
+export function parseEndTime(input: string): number | null {
+  return /^24:00(?::00)?$/.test(input) ? 86_400 : parseClockTime(input);
+}
+
 export function formatClockTime(seconds: number, withSeconds = true): string {
   const hh = String(Math.floor(seconds / 3600)).padStart(2, '0');
   const mm = String(Math.floor((seconds % 3600) / 60)).padStart(2, '0');

@@ -1,7 +1,8 @@
 // Daily slot windows of a game: building them from opening hours and finding overlaps. No I/O.
-// Windows never cross midnight (the schema requires end_time > start_time on the same day).
+// Windows never cross midnight (the schema requires end_time > start_time on the same day); the
+// last may end at it, `24:00:00` (SPEC §5.2).
 
-import { formatClockTime, parseClockTime } from './dates';
+import { formatClockTime, parseClockTime, parseEndTime } from './dates';
 
 export interface SlotWindow {
   start_time: string; // HH:MM:SS
@@ -23,7 +24,7 @@ interface Seconds {
 
 function toSeconds(window: { start_time: string; end_time: string }): Seconds | null {
   const start = parseClockTime(window.start_time);
-  const end = parseClockTime(window.end_time);
+  const end = parseEndTime(window.end_time);
   return start === null || end === null ? null : { start, end };
 }
 
@@ -34,7 +35,7 @@ function toWindow({ start, end }: Seconds): SlotWindow {
 /** One window in canonical HH:MM:SS form; refused when malformed or not ending after it starts. */
 export function normalizeWindow(window: { start_time: string; end_time: string }): SlotTimesResult {
   const seconds = toSeconds(window);
-  if (!seconds) return { ok: false, reason: 'start_time and end_time must be HH:MM or HH:MM:SS' };
+  if (!seconds) return { ok: false, reason: 'start_time and end_time must be HH:MM or HH:MM:SS (end_time may be 24:00)' };
   if (seconds.end <= seconds.start) {
     return { ok: false, reason: `end_time ${window.end_time} must be after start_time ${window.start_time}` };
   }
@@ -44,8 +45,8 @@ export function normalizeWindow(window: { start_time: string; end_time: string }
 /** Consecutive windows of `minutes` from open to close; a last window that would pass close is dropped. */
 export function windowsFromOpeningHours(hours: OpeningHours): SlotTimesResult {
   const open = parseClockTime(hours.open);
-  const close = parseClockTime(hours.close);
-  if (open === null || close === null) return { ok: false, reason: 'open and close must be HH:MM or HH:MM:SS' };
+  const close = parseEndTime(hours.close);
+  if (open === null || close === null) return { ok: false, reason: 'open and close must be HH:MM or HH:MM:SS (close may be 24:00)' };
   if (!Number.isInteger(hours.minutes) || hours.minutes <= 0) return { ok: false, reason: 'minutes must be a positive integer' };
   if (close <= open) return { ok: false, reason: `close ${hours.close} must be after open ${hours.open}` };
   const length = hours.minutes * 60;

@@ -1,5 +1,7 @@
 import Koa, { Middleware } from 'koa';
 import { bodyParser } from '@koa/bodyparser';
+import cors from '@koa/cors';
+import { config } from '../config';
 import { randomUUID } from 'crypto';
 import { AppState } from './context';
 import { errorMiddleware } from './errors';
@@ -50,11 +52,29 @@ const authenticate: Middleware<AppState> = async (ctx, next) => {
   await next();
 };
 
+/**
+ * Browsers may call the API from CORS_ORIGINS (SPEC §12: the dashboard's preflight sends
+ * Authorization, Content-Type and X-Client-Source). Tokens travel in headers, never cookies, so no
+ * credentials are allowed; `Location` is exposed for 202 answers.
+ */
+const corsPolicy = cors({
+  origin: (ctx) => {
+    const origin = ctx.get('Origin');
+    if (config.corsOrigins === '*') return '*';
+    return config.corsOrigins.includes(origin) ? origin : '';
+  },
+  allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Prefer', 'X-Client-Source', 'X-Requested-With'],
+  exposeHeaders: ['Location', 'X-Request-Id'],
+  maxAge: 600,
+});
+
 export function createApp(): Koa<AppState> {
   const app = new Koa<AppState>();
   app.proxy = true;
   app.silent = true; // errorMiddleware logs; Koa's default logger would print stacks
   app.use(requestContext);
+  app.use(corsPolicy);
   app.use(errorMiddleware);
   app.use(apiPrefix);
   app.use(requireJsonBody);

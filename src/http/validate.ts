@@ -1,20 +1,24 @@
 import Ajv, { ErrorObject, JSONSchemaType, ValidateFunction } from 'ajv';
 import { Invalid } from '../errors';
-import { parseCalendarDate, parseClockTime } from '../domain/dates';
+import { parseCalendarDate, parseClockTime, parseEndTime } from '../domain/dates';
 
-// Every body, path and query parameter goes through one of these. Policy (README): unknown
-// fields are rejected, never silently dropped. Bodies are strict JSON types; path and query
+// Every body, path and query parameter goes through one of these. Policy (SPEC §3): unknown body
+// and path fields are rejected, never silently dropped (the client fields of SPEC §12 are named
+// in their schemas); unknown query parameters are dropped (clients add cache-busters such as
+// `?t=1733112000000`) and known ones validated. Bodies are strict JSON types; path and query
 // values arrive as strings and are coerced ("7" → 7) before the same checks.
 
-function createAjv(coerceTypes: boolean): Ajv {
-  const ajv = new Ajv({ allErrors: true, coerceTypes, strict: true, useDefaults: false });
+function createAjv(coerceTypes: boolean, removeAdditional = false): Ajv {
+  const ajv = new Ajv({ allErrors: true, coerceTypes, strict: true, useDefaults: false, removeAdditional });
   ajv.addFormat('calendar-date', { type: 'string', validate: (value: string) => parseCalendarDate(value) !== null });
   ajv.addFormat('clock-time', { type: 'string', validate: (value: string) => parseClockTime(value) !== null });
+  ajv.addFormat('end-clock-time', { type: 'string', validate: (value: string) => parseEndTime(value) !== null });
   return ajv;
 }
 
 const bodyAjv = createAjv(false);
 const paramAjv = createAjv(true);
+const queryAjv = createAjv(true, true);
 
 export type Parser<T> = (value: unknown) => T;
 
@@ -45,8 +49,8 @@ function describe(errors: ErrorObject[]): string {
  * "1e400" became Infinity (past `maximum`, into SQL) and "0x10" became 16: integers are plain
  * digits here, checked before coercion.
  */
-function stringParser<T>(schema: JSONSchemaType<T> | object, where: string): Parser<T> {
-  const parse = parser<T>(paramAjv, schema, where);
+function stringParser<T>(ajv: Ajv, schema: JSONSchemaType<T> | object, where: string): Parser<T> {
+  const parse = parser<T>(ajv, schema, where);
   const properties = (schema as { properties?: Record<string, { type?: string }> }).properties ?? {};
   const integers = Object.keys(properties).filter((name) => properties[name].type === 'integer');
   return (value: unknown): T => {
@@ -63,11 +67,12 @@ function stringParser<T>(schema: JSONSchemaType<T> | object, where: string): Par
 }
 
 export const bodyParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => parser<T>(bodyAjv, schema, 'request body');
-export const paramsParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => stringParser<T>(schema, 'path parameter');
-export const queryParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => stringParser<T>(schema, 'query parameter');
-
-/** For routes that take no query parameters: any is an unknown field, and refused. */
-export const noQuery = queryParser<Record<string, never>>({ type: 'object', additionalProperties: false });
+export const paramsParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => stringParser<T>(paramAjv, schema, 'path parameter');
+/** Parses a copy of the query: unknown parameters are dropped from it, known ones checked. */
+export const queryParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => {
+  const parse = stringParser<T>(queryAjv, { additionalProperties: false, ...schema }, 'query parameter');
+  return (value: unknown) => parse({ ...(value as object) });
+};
 /** For DELETE routes: a body, if any, must be empty. */
 export const noBody = bodyParser<Record<string, never>>({ type: 'object', additionalProperties: false });
 
@@ -75,6 +80,16 @@ export const noBody = bodyParser<Record<string, never>>({ type: 'object', additi
 export const idSchema = { type: 'integer', minimum: 1, maximum: 2147483647 } as const;
 export const dateSchema = { type: 'string', format: 'calendar-date' } as const;
 export const clockTimeSchema = { type: 'string', format: 'clock-time' } as const;
+/** A slot's end may be midnight, `24:00`: cafes stay open late. */
+export const endTimeSchema = { type: 'string', format: 'end-clock-time' } as const;
+
+/** An id in a body, as a number or a numeric string (the HFG clients send both); toId reads it. */
+export const bodyIdSchema = { anyOf: [idSchema, { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }] } as const;
+export function toId(value: number | string, what: string): number {
+  const id = Number(value);
+  if (id > 2147483647) throw new Invalid(`${what} must be at most 2147483647`);
+  return id;
+}
 
 /** A path parameter object whose every field is a positive integer id. */
 export function idParams<K extends string>(...names: K[]): Parser<Record<K, number>> {

@@ -146,7 +146,7 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
   // Tokens travel in the handshake payload, never in cookies, so any web origin may connect.
   const io = new Server<Record<string, (...args: any[]) => void>, ServerToClientEvents, Record<string, never>, SocketData>(httpServer, {
     path: '/socket.io',
-    cors: { origin: '*' },
+    cors: { origin: config.corsOrigins },
     serveClient: false,
   });
   io.adapter(createAdapter(publishing, subscribing, { key: socketChannelKey() }));

@@ -228,7 +228,7 @@ test('move a cancelled booking: 409 invalid_state; someone else\'s: 404; bad bod
   assert.is(hidden.status, 404);
   assert.is((await bookingRow(live))!.slot_id, cafe.slots[4].id);
 
-  for (const body of [{}, { slot_id: String(cafe.slots[6].id) }, { slot_id: 0 }, { slot_id: cafe.slots[6].id, book_date: '2025-02-30' },
+  for (const body of [{}, { slot_id: 'six' }, { slot_id: 0 }, { slot_id: cafe.slots[6].id, book_date: '2025-02-30' },
     { slot_id: cafe.slots[6].id, book_date: '20251345' }, { slot_id: cafe.slots[6].id, colour: 'red' }, [cafe.slots[6].id]]) {
     const response = await move(cafe.token, live, body);
     assert.is(response.status, 400, JSON.stringify(body));

@@ -228,20 +228,17 @@ test('malformed dates and wrong types: 400 validation_failed, nothing held', asy
     { ...valid, book_date: '25-11-2026' },
     { ...valid, book_date: 20261124 },
     { ...valid, book_date: '' },
-    { ...valid, slot_id: String(cafe.slots[5].id) },
-    { ...valid, slot_id: [String(cafe.slots[5].id)] },
     { ...valid, slot_id: 0 },
     { ...valid, slot_id: -3 },
     { ...valid, slot_id: 1.5 },
     { ...valid, slot_id: null },
     { ...valid, slot_id: { id: 1 } },
     { ...valid, slot_id: 2147483648 },
-    { ...valid, user_id: String(cafe.user.id) },
     { ...valid, game_id: true },
     { ...valid, game_id: 0 },
     { ...valid, extra: 'field' },
     { slot_id: valid.slot_id, user_id: valid.user_id, book_date: valid.book_date },
-    { slot_id: valid.slot_id, game_id: valid.game_id, book_date: valid.book_date },
+    { ...valid, user_id: 'me' },
     [valid],
   ];
   for (const body of bad) {
@@ -420,7 +417,8 @@ test('GET /bookings/user/:id: newest first with the list shape, ?status= filter,
   const page3 = await api('GET', `/bookings/user/${cafe.user.id}?limit=2&before=${ids[0]}`, { token: cafe.token });
   assert.equal(page3.body, []);
 
-  for (const query of ['status=done', 'limit=0', 'limit=201', 'limit=x', 'before=0', 'before=-1', 'colour=red']) {
+  assert.is((await api('GET', `/bookings/user/${cafe.user.id}?colour=red&t=1`, { token: cafe.token })).status, 200, 'unknown parameters are ignored');
+  for (const query of ['status=done', 'limit=0', 'limit=201', 'limit=x', 'before=0', 'before=-1']) {
     const response = await api('GET', `/bookings/user/${cafe.user.id}?${query}`, { token: cafe.token });
     assert.is(response.status, 400, query);
     assert.is(response.body.code, 'validation_failed', query);

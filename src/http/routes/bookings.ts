@@ -2,10 +2,11 @@ import { randomUUID } from 'crypto';
 import { config } from '../../config';
 import { createRouter } from '../context';
 import { requireActingFor, requireUser } from '../auth';
-import { bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser, noBody, noQuery } from '../validate';
+import { bodyIdSchema, bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser, noBody, toId } from '../validate';
 import { parseCalendarDate } from '../../domain/dates';
-import { NotFound } from '../../errors';
-import { bookingView, findBookingFor, userBookings } from '../../db/booking-views';
+import { Invalid, NotFound } from '../../errors';
+import { clientFieldSchemas, refuseUnofferedFeatures } from '../client-features';
+import { appBookings, bookingView, findBookingFor, userBookings } from '../../db/booking-views';
 import { enqueueBookingJob, partitionForKey, submitHold } from '../../jobs/booking';
 import { actorOf, respondWithJob, runIdempotent } from '../job-response';
 import { AppContext } from '../context';
@@ -32,37 +33,38 @@ const bookingParams = paramsParser<{ booking_id: string }>({
 });
 const bookingIdParam = (ctx: AppContext) => bookingIdOf(bookingParams(ctx.params).booking_id);
 
+type BodyId = number | string;
 interface HoldBody {
-  slot_id: number | number[];
-  user_id: number;
-  game_id: number;
+  slot_id: BodyId | BodyId[];
+  user_id?: BodyId;
+  game_id: BodyId;
   book_date: string;
 }
 const holdBody = bodyParser<HoldBody>({
   type: 'object',
   properties: {
     slot_id: {
-      anyOf: [idSchema, { type: 'array', items: idSchema, minItems: 1, maxItems: config.maxSlotsPerBooking, uniqueItems: true }],
+      anyOf: [bodyIdSchema, { type: 'array', items: bodyIdSchema, minItems: 1, maxItems: config.maxSlotsPerBooking }],
     },
-    user_id: idSchema,
-    game_id: idSchema,
+    user_id: bodyIdSchema,
+    game_id: bodyIdSchema,
     book_date: dateSchema,
+    ...clientFieldSchemas,
   },
-  required: ['slot_id', 'user_id', 'game_id', 'book_date'],
+  required: ['slot_id', 'game_id', 'book_date'],
   additionalProperties: false,
 });
 
 /** POST /bookings' body, checked and authorized: what it asks for, and the hold as a worker takes it. */
 export function holdFromRequest(ctx: AppContext) {
   const user = requireUser(ctx.state.user);
+  refuseUnofferedFeatures(ctx.request.body);
   const body = holdBody(ctx.request.body);
-  requireActingFor(user, body.user_id);
-  const what = {
-    userId: body.user_id,
-    gameId: body.game_id,
-    bookDate: parseCalendarDate(body.book_date)!,
-    slotIds: Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id],
-  };
+  const userId = body.user_id === undefined ? user.id : toId(body.user_id, 'user_id'); // SPEC §5.3: the caller by default
+  requireActingFor(user, userId);
+  const slotIds = (Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id]).map((id) => toId(id, 'slot_id'));
+  if (new Set(slotIds).size !== slotIds.length) throw new Invalid('slot_id must not name a slot twice');
+  const what = { userId, gameId: toId(body.game_id, 'game_id'), bookDate: parseCalendarDate(body.book_date)!, slotIds };
   return { user, what, hold: { ...what, actor: actorOf(user), httpRequestId: ctx.state.requestId } };
 }
 
@@ -87,13 +89,20 @@ bookingsRouter.get('/bookings/user/:user_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const { user_id } = userIdParams(ctx.params);
   requireActingFor(user, user_id);
-  const query = userBookingsQuery({ ...ctx.query });
+  const query = userBookingsQuery(ctx.query);
   ctx.body = await userBookings(actorOf(user), user_id, { status: query.status, before: query.before, limit: query.limit ?? 50 });
+});
+
+// SPEC §12: the HFG app's own list, the caller's bookings.
+bookingsRouter.get('/users/bookings', async (ctx) => {
+  const user = requireUser(ctx.state.user);
+  const query = userBookingsQuery(ctx.query);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = await appBookings(user.id, { status: query.status, before: query.before, limit: query.limit ?? 50 });
 });
 
 bookingsRouter.get('/bookings/:booking_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
-  noQuery(ctx.query);
   const view = await bookingView(actorOf(user), bookingIdParam(ctx));
   if (!view) throw new NotFound('Booking');
   ctx.body = view;
@@ -101,7 +110,6 @@ bookingsRouter.get('/bookings/:booking_id', async (ctx) => {
 
 bookingsRouter.delete('/bookings/:booking_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
-  noQuery(ctx.query);
   noBody(ctx.request.body ?? {});
   const actor = actorOf(user);
   const booking = await findBookingFor(actor, bookingIdParam(ctx));
@@ -111,9 +119,9 @@ bookingsRouter.delete('/bookings/:booking_id', async (ctx) => {
   }));
 });
 
-const moveBody = bodyParser<{ slot_id: number; book_date?: string }>({
+const moveBody = bodyParser<{ slot_id: BodyId; book_date?: string }>({
   type: 'object',
-  properties: { slot_id: idSchema, book_date: dateSchema },
+  properties: { slot_id: bodyIdSchema, book_date: dateSchema },
   required: ['slot_id'],
   additionalProperties: false,
 });
@@ -127,30 +135,34 @@ async function moveHandler(ctx: AppContext): Promise<void> {
   if (!booking) throw new NotFound('Booking');
   const bookDate = body.book_date ? parseCalendarDate(body.book_date)! : booking.book_date;
   await respondWithJob(ctx, await enqueueBookingJob('move', partitionForKey(booking.game_id, bookDate), {
-    requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingId: booking.id, slotId: body.slot_id, bookDate,
+    requestId: randomUUID(), httpRequestId: ctx.state.requestId, actor, bookingId: booking.id, slotId: toId(body.slot_id, 'slot_id'), bookDate,
   }));
 }
 bookingsRouter.put('/bookings/:booking_id', moveHandler);
 bookingsRouter.put('/update_booking/:booking_id', moveHandler);
 
-const releaseBody = bodyParser<{ bookings: Array<{ booking_id: number | string }> }>({
+/** A release item: the booking id decides; the app also sends the slot and a timestamp, ignored. */
+const releaseItem = {
+  type: 'object',
+  properties: { booking_id: bookingIdSchema, slot_id: bodyIdSchema, book_date: { type: 'string', maxLength: 40 } },
+  required: ['booking_id'],
+  additionalProperties: false,
+} as const;
+const releaseBody = bodyParser<{ bookings: ReleaseItem | ReleaseItem[] }>({
   type: 'object',
   properties: {
-    bookings: {
-      type: 'array',
-      minItems: 1,
-      maxItems: config.maxPendingHoldsPerUser,
-      items: { type: 'object', properties: { booking_id: bookingIdSchema }, required: ['booking_id'], additionalProperties: false },
-    },
+    bookings: { anyOf: [releaseItem, { type: 'array', minItems: 1, maxItems: config.maxPendingHoldsPerUser, items: releaseItem }] },
   },
   required: ['bookings'],
   additionalProperties: false,
 });
+interface ReleaseItem { booking_id: number | string }
 
 bookingsRouter.post('/release_slot', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const actor = actorOf(user);
-  const ids = [...new Set(releaseBody(ctx.request.body).bookings.map((b) => bookingIdOf(b.booking_id)))];
+  const { bookings: items } = releaseBody(ctx.request.body);
+  const ids = [...new Set((Array.isArray(items) ? items : [items]).map((b) => bookingIdOf(b.booking_id)))];
   const bookings = await Promise.all(ids.map((id) => findBookingFor(actor, id)));
   if (bookings.some((b) => b === null)) throw new NotFound('Booking');
   // One job, all or nothing. It runs in the partition of the first booking's key: holds of one

@@ -8,5 +8,6 @@ import { walletsRouter } from './wallets';
 import { promosRouter } from './promos';
 import { paymentsRouter } from './payments';
 
-// paymentsRouter before bookingsRouter: POST /bookings/confirm must not meet GET /bookings/:booking_id's 405.
-export const routes = [healthRouter, catalogRouter, onboardingRouter, adminRouter, paymentsRouter, bookingsRouter, jobsRouter, walletsRouter, promosRouter];
+// paymentsRouter before bookingsRouter: POST /bookings/confirm must not meet GET /bookings/:booking_id's 405;
+// bookingsRouter before onboardingRouter: GET /users/bookings must not meet GET /users/:id.
+export const routes = [healthRouter, catalogRouter, paymentsRouter, bookingsRouter, onboardingRouter, adminRouter, jobsRouter, walletsRouter, promosRouter];

@@ -1,6 +1,6 @@
 import { createRouter } from '../context';
 import { requireUser } from '../auth';
-import { noQuery, paramsParser } from '../validate';
+import { paramsParser } from '../validate';
 import { NotFound } from '../../errors';
 import { JOB_REF_PATTERN, parseJobRef } from '../../jobs/job-ref';
 import { queue } from '../../jobs/queues';
@@ -36,7 +36,6 @@ function finished(ctx: AppContext, jobId: string, state: 'completed' | 'failed',
 jobsRouter.get('/jobs/:job_id', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const { job_id } = jobParams(ctx.params);
-  noQuery(ctx.query);
   const ref = parseJobRef(job_id);
   if (!ref) throw new NotFound('Job');
   // Someone else's job is as unknown as a missing one.

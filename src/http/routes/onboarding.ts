@@ -1,6 +1,6 @@
 import { createRouter, AppContext } from '../context';
 import { requireRole, requireUser, requireVendorAccess } from '../auth';
-import { bodyParser, clockTimeSchema, idParams, idSchema, noQuery, queryParser } from '../validate';
+import { bodyParser, clockTimeSchema, endTimeSchema, idParams, idSchema, queryParser } from '../validate';
 import { Invalid, NotFound, Forbidden } from '../../errors';
 import { Console, Game, Slot, User, Vendor } from '../../db/models';
 import { createVendor, findVendor, setOpeningDays } from '../../db/vendors';
@@ -33,13 +33,13 @@ const totalSlotsSchema = { type: 'integer', minimum: 1, maximum: MAX_TOTAL_SLOTS
 const priceSchema = { type: 'integer', minimum: 0, maximum: MAX_PRICE_RUPEES } as const;
 const windowSchema = {
   type: 'object',
-  properties: { start_time: clockTimeSchema, end_time: clockTimeSchema },
+  properties: { start_time: clockTimeSchema, end_time: endTimeSchema },
   required: ['start_time', 'end_time'],
   additionalProperties: false,
 } as const;
 const openingHoursSchema = {
   type: 'object',
-  properties: { open: clockTimeSchema, close: clockTimeSchema, minutes: { type: 'integer', minimum: 5, maximum: 1440 } },
+  properties: { open: clockTimeSchema, close: endTimeSchema, minutes: { type: 'integer', minimum: 5, maximum: 1440 } },
   required: ['open', 'close', 'minutes'],
   additionalProperties: false,
 } as const;
@@ -89,11 +89,12 @@ const parseGameChanges = bodyParser<{ single_slot_price?: number; total_slots?: 
 
 const parseSlotBody = bodyParser<WindowInput>(windowSchema);
 
-interface ConsoleBody { console_number: string; model_number: string; brand: string; console_type: string; game_ids?: number[] }
+interface ConsoleBody { console_number: string | number; model_number: string; brand: string; console_type: string; game_ids?: number[] }
 const parseConsoleBody = bodyParser<ConsoleBody>({
   type: 'object',
   properties: {
-    console_number: text(50),
+    // SPEC §12: the dashboard sends it as a string or an integer; it is kept as text.
+    console_number: { anyOf: [text(50), { type: 'integer', minimum: 0, maximum: 2147483647 }] },
     model_number: text(100),
     brand: text(100),
     console_type: text(100),
@@ -232,7 +233,6 @@ onboardingRouter.post('/vendors', async (ctx) => {
 // Public, like the rest of the catalog: a cafe's name, zone and days are shown to every gamer.
 onboardingRouter.get('/vendors/:id', async (ctx) => {
   const { id } = parseId(ctx.params);
-  noQuery(ctx.query);
   ctx.body = vendorBody(await vendorOrNotFound(id));
 });
 
@@ -286,7 +286,7 @@ onboardingRouter.post('/vendors/:id/consoles', async (ctx) => {
   requireVendorAccess(ctx.state.user, id);
   const body = parseConsoleBody(ctx.request.body);
   const created = await createConsole(id, {
-    console_number: body.console_number.trim(),
+    console_number: String(body.console_number).trim(),
     model_number: body.model_number.trim(),
     brand: body.brand.trim(),
     console_type: body.console_type.trim(),
@@ -317,7 +317,6 @@ onboardingRouter.post('/users', async (ctx) => {
 onboardingRouter.get('/users/:id', async (ctx) => {
   const caller = requireUser(ctx.state.user);
   const { id } = parseId(ctx.params);
-  noQuery(ctx.query);
   if (caller.role !== 'admin' && caller.id !== id) throw new Forbidden('You may read only your own profile');
   const user = await findUser(id);
   if (!user) throw new NotFound('User');

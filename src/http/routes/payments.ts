@@ -13,6 +13,7 @@ import { checkoutSignatureValid, webhookSignatureValid } from '../../payments/ra
 import { relayAfterCommit } from '../../workers/relay';
 import { actorOf, respondWithJob, runIdempotent } from '../job-response';
 import { bookingIdOf, bookingIdSchema } from './bookings';
+import { refuseUnofferedFeatures } from '../client-features';
 
 // SPEC §5.3 (confirm) and §5.4: orders, captures, confirmations and Razorpay's webhooks. Every
 // Razorpay call happens in a payment-verification job; a wallet confirmation needs none and goes
@@ -124,6 +125,7 @@ function gatewayPaymentOf(body: ConfirmBody): { paymentId: string; orderId?: str
 
 async function confirmHandler(ctx: AppContext): Promise<void> {
   const user = requireUser(ctx.state.user);
+  refuseUnofferedFeatures(ctx.request.body);
   const body = confirmBody(ctx.request.body);
   const wallet = body.payment_mode === 'wallet';
   if (wallet && (body.razorpay_order_id || body.razorpay_payment_id || body.razorpay_signature)) {

@@ -1,6 +1,6 @@
 import { AppContext, createRouter } from '../context';
 import { requireRole, requireUser } from '../auth';
-import { bodyParser, idParams, noQuery } from '../validate';
+import { bodyParser, idParams } from '../validate';
 import { NotFound } from '../../errors';
 import { creditWallet, walletOf } from '../../db/wallets';
 import { rupeesToPaise } from '../../domain/money';
@@ -25,7 +25,6 @@ const parseUserId = idParams('id');
 
 /** A wallet answer carries personal data: never cached. */
 async function answerWallet(ctx: AppContext, userId: number): Promise<void> {
-  noQuery(ctx.query);
   const wallet = await walletOf(userId);
   if (!wallet) throw new NotFound('User');
   ctx.set('Cache-Control', 'no-store');
