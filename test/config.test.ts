@@ -35,4 +35,12 @@ test('one message names every missing or malformed variable', () => {
   }
 });
 
+test('CORS_ORIGINS is * by default, or a list of origins; anything else is refused at start-up', () => {
+  assert.is(parseConfig(valid).corsOrigins, '*');
+  assert.equal(parseConfig({ ...valid, CORS_ORIGINS: ' https://dash.example , http://localhost:5173' }).corsOrigins, ['https://dash.example', 'http://localhost:5173']);
+  for (const bad of ['dash.example', 'https://dash.example/', 'ftp://x.example', 'https://a.example,nonsense']) {
+    assert.throws(() => parseConfig({ ...valid, CORS_ORIGINS: bad }), (error: Error) => /CORS_ORIGINS/.test(error.message), bad);
+  }
+});
+
 test.run();
