@@ -4,20 +4,24 @@
 // step, loads demo data, prints tokens and curl commands, then runs every other Procfile process
 // through foreman (`nf start`) with prefixed logs. Ctrl-C or SIGTERM stops the processes first,
 // then the fake Razorpay, Redis and PostgreSQL it started.
+//
+// Each demo has a state directory of its own (scripts/demo-state.ts: .demo/ on port 3000,
+// .demo/<PORT>/ on others), a database and a Redis prefix of its own; a second `npm start` on the
+// same state or ports says which demo runs there and exits, and never stops or replaces it.
 import fs from 'fs';
 import path from 'path';
 import { randomBytes } from 'crypto';
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import {
-  commandOf, DevService, DevServiceError, findOrStartPostgres, findOrStartRedis, portIsFree, RazorpayKeys, signalAndWait, startFakeRazorpayServer,
+  commandOf, demoDatabaseUrl, DevService, DevServiceError, findOrStartPostgres, findOrStartRedis, freePort, portIsFree, RazorpayKeys, signalAndWait,
+  startFakeRazorpayServer,
 } from './dev-services';
+import { DEFAULT_PORT, DemoState, demoState, describeDemo, lockDemoState, otherRunningDemos, RunningDemo, updateDemoLock } from './demo-state';
 
 const ROOT = path.join(__dirname, '..');
-const DEMO_DIR = path.join(ROOT, '.demo');
 const ENV_FILE = path.join(ROOT, '.env');
-const RUNTIME_ENV_FILE = path.join(DEMO_DIR, 'runtime.env');
-const TOKENS_FILE = path.join(DEMO_DIR, 'tokens.env');
-const FOREMAN_PID_FILE = path.join(DEMO_DIR, 'foreman.pid');
+/** This demo's files (scripts/demo-state.ts): .demo/ on the default port, .demo/<PORT>/ on others. */
+let state: DemoState;
 
 function say(message: string): void {
   process.stdout.write(`demo      | ${message}\n`);
@@ -72,11 +76,12 @@ function writeEnvFile(file: string, values: Record<string, string>, comment: str
 /** The key id that `npm start` used to copy into .env from the example: a placeholder, never a real key. */
 const PLACEHOLDER_KEY_ID = 'rzp_test_local';
 const FAKE_KEY_ID = 'rzp_test_demofake';
+const DEFAULT_FAKE_PORT = 4010;
 const FAKE_RAZORPAY_URL = (port: number) => `http://127.0.0.1:${port}`;
 const RAZORPAY_VARIABLES = ['RAZORPAY_KEY_ID', 'RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET', 'RAZORPAY_API_BASE'];
 
 type RazorpayChoice =
-  | { fake: true; port: number; keys: RazorpayKeys; ignored: string[] }
+  | { fake: true; port: number; configured: boolean; keys: RazorpayKeys; ignored: string[] }
   | { fake: false; keyId: string; apiBase: string };
 
 /**
@@ -95,11 +100,12 @@ function chooseRazorpay(): RazorpayChoice {
     }
     return { fake: false, keyId, apiBase: process.env.RAZORPAY_API_BASE || 'https://api.razorpay.com' };
   }
-  const port = process.env.RAZORPAY_FAKE_PORT || '4010';
+  const port = process.env.RAZORPAY_FAKE_PORT || String(DEFAULT_FAKE_PORT);
   if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new DemoError(`RAZORPAY_FAKE_PORT must be a port number (got "${port}")`);
   return {
     fake: true,
     port: Number(port),
+    configured: Boolean(process.env.RAZORPAY_FAKE_PORT),
     keys: { keyId: FAKE_KEY_ID, keySecret: randomBytes(16).toString('hex'), webhookSecret: randomBytes(16).toString('hex') },
     ignored: RAZORPAY_VARIABLES.filter((name) => process.env[name]),
   };
@@ -129,6 +135,11 @@ function nextDateIn(zone: string, localNow: (zone: string) => { date: string }):
   return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10).replace(/-/g, '');
 }
 
+/** The demo whose files are in .demo/ itself: the one `npm run pay` and the README's commands serve. */
+function usesDefaultState(): boolean {
+  return state.dir === path.join(ROOT, '.demo');
+}
+
 function razorpayLines(razorpay: RazorpayChoice, api: string, example: { userId: number; gameId: number; slotId: number | null; date: string }): { service: string; pay: string[] } {
   const json = `-H 'Content-Type: application/json'`;
   const gamer = `-H "Authorization: Bearer $GAMER_TOKEN"`;
@@ -148,8 +159,16 @@ function razorpayLines(razorpay: RazorpayChoice, api: string, example: { userId:
       'Pay for a hold with the fake Razorpay (with the tokens above exported; needs jq; README "Payments" has more, and the wallet):',
       `  BOOKING=$(curl -s -X POST ${api}/bookings ${gamer} ${json} -d '{"slot_id":${slot},"user_id":${example.userId},"game_id":${example.gameId},"book_date":"${example.date}"}' | jq '.bookings[0].booking_id')`,
       `  ORDER=$(curl -s -X POST ${api}/create_order ${gamer} ${json} -d "{\\"currency\\":\\"INR\\",\\"receipt\\":\\"demo-$BOOKING\\",\\"booking_ids\\":[$BOOKING]}" | jq -r .id)`,
-      '  # npm run -s pay pays it as the checkout would and prints the checkout response; /capture_payment then confirms the booking',
-      `  npm run -s pay -- $ORDER | curl -s -X POST ${api}/capture_payment ${gamer} ${json} -d @-`,
+      ...(usesDefaultState()
+        ? [
+          '  # npm run -s pay pays it as the checkout would and prints the checkout response; /capture_payment then confirms the booking',
+          `  npm run -s pay -- $ORDER | curl -s -X POST ${api}/capture_payment ${gamer} ${json} -d @-`,
+        ]
+        : [
+          // scripts/pay.ts serves the demo of .demo/runtime.env; the fake's own control route pays for any demo.
+          '  # the fake pays it as the checkout would (npm run pay serves only the demo of .demo/); /capture_payment then confirms the booking',
+          `  curl -s -X POST ${FAKE_RAZORPAY_URL(razorpay.port)}/_fake/orders/$ORDER/pay ${json} -d '{"capture":true}' | curl -s -X POST ${api}/capture_payment ${gamer} ${json} -d @-`,
+        ]),
       `  curl -s ${api}/bookings/$BOOKING ${gamer}`,
     ],
   };
@@ -180,8 +199,9 @@ async function seedAndPrintGuide(services: { postgres: DevService; redis: DevSer
     const date = nextDateIn(cafe.vendor.timezone, localNow);
     // Ids for the README's commands, which name no fixed ids.
     const ids = { GAMER_ID: String(gamer.id), VENDOR_ID: String(cafe.vendor.id), GAME_ID: String(game.id) };
-    writeEnvFile(TOKENS_FILE, { ...Object.fromEntries(tokens.map(([name, , token]) => [name, token])), ...ids },
-      'Development tokens from npm start (valid 12h), and the ids of the gamer and of the first cafe and game: `set -a; . .demo/tokens.env; set +a`');
+    const tokensFile = path.relative(ROOT, state.tokensFile);
+    writeEnvFile(state.tokensFile, { API: api, ...Object.fromEntries(tokens.map(([name, , token]) => [name, token])), ...ids },
+      `Development tokens from npm start (valid 12h), its API, and the ids of the gamer and of the first cafe and game: \`set -a; . ${tokensFile}; set +a\``);
     const lastSlot: { id: number } | undefined = await db('slots').where('game_id', game.id).orderBy('start_time', 'desc').first('id');
     const payment = razorpayLines(razorpay, api, { userId: gamer.id, gameId: game.id, slotId: lastSlot?.id ?? null, date });
     const out = [
@@ -197,7 +217,7 @@ async function seedAndPrintGuide(services: { postgres: DevService; redis: DevSer
       'Demo data (created once, kept across runs):',
       ...data.cafes.map((c) => `  vendor ${c.vendor.id} ${c.vendor.cafe_name}: ${c.games.map((g) => `game ${g.id} ${g.game_name}`).join(', ')}`),
       '',
-      'Development tokens (12h; also in .demo/tokens.env, and `npm run -s token -- --help` mints more):',
+      `Development tokens (12h; also in ${tokensFile}, and \`npm run -s token -- --help\` mints more):`,
       ...tokens.map(([name, who, token]) => `  # ${who}\n  export ${name}=${token}`),
       '',
       'Try:',
@@ -271,8 +291,8 @@ async function continueStarting(): Promise<void> {
 
 /** Processes a previous run left behind when it was killed outright (SIGKILL, a crash). */
 async function stopLeftoverProcesses(): Promise<void> {
-  if (!fs.existsSync(FOREMAN_PID_FILE)) return;
-  const pid = Number(fs.readFileSync(FOREMAN_PID_FILE, 'utf8'));
+  if (!fs.existsSync(state.foremanPidFile)) return;
+  const pid = Number(fs.readFileSync(state.foremanPidFile, 'utf8'));
   if (commandOf(pid).includes('nf.js')) {
     say(`stopping the processes a previous run left running (foreman pid ${pid})`);
     try {
@@ -282,7 +302,7 @@ async function stopLeftoverProcesses(): Promise<void> {
     }
     await signalAndWait(pid, 'SIGINT');
   }
-  fs.rmSync(FOREMAN_PID_FILE, { force: true });
+  fs.rmSync(state.foremanPidFile, { force: true });
 }
 
 function startProcesses(procfile: Map<string, string>, runtime: Record<string, string>): void {
@@ -291,14 +311,14 @@ function startProcesses(procfile: Map<string, string>, runtime: Record<string, s
   say(`nf start ${formation}`);
   foreman = spawn(
     process.execPath,
-    [require.resolve('foreman/nf.js'), '--procfile', 'Procfile', '--env', path.relative(ROOT, RUNTIME_ENV_FILE), 'start', formation],
+    [require.resolve('foreman/nf.js'), '--procfile', 'Procfile', '--env', path.relative(ROOT, state.runtimeEnvFile), 'start', formation],
     // A process group of its own, so that stopping is always done the same way (requestStop), and
     // a Ctrl-C does not reach the processes before the demo decides the order.
     { cwd: ROOT, stdio: 'inherit', detached: true, env: { ...process.env, ...runtime } },
   );
-  fs.writeFileSync(FOREMAN_PID_FILE, String(foreman.pid));
+  fs.writeFileSync(state.foremanPidFile, String(foreman.pid));
   foreman.once('exit', (code, signal) => {
-    fs.rmSync(FOREMAN_PID_FILE, { force: true });
+    fs.rmSync(state.foremanPidFile, { force: true });
     const expected = stopping;
     stopping = true;
     if (!expected) say(`a process stopped (foreman exited with ${signal ?? code}); stopping everything`);
@@ -309,42 +329,125 @@ function startProcesses(procfile: Map<string, string>, runtime: Record<string, s
   });
 }
 
+function portSetting(name: string, fallback: number): number {
+  const value = process.env[name] || String(fallback);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new DemoError(`${name} must be a port number (got "${value}")`);
+  process.env[name] = value;
+  return Number(value);
+}
+
+/** The ports another running demo of this checkout holds, with that demo. */
+function claimedPorts(others: RunningDemo[]): Map<number, RunningDemo> {
+  const claimed = new Map<number, RunningDemo>();
+  for (const demo of others) {
+    for (const name of ['PORT', 'REALTIME_PORT', 'RAZORPAY_FAKE_PORT']) if (demo.claims[name]) claimed.set(Number(demo.claims[name]), demo);
+  }
+  return claimed;
+}
+
+/** A PORT / REALTIME_PORT pair that is free now, to suggest for a second demo. */
+async function freePortPair(claimed: Map<number, RunningDemo>): Promise<string> {
+  for (let port = 4000; port < 5000; port += 100) {
+    if (!claimed.has(port) && !claimed.has(port + 1) && (await portIsFree(port)) && (await portIsFree(port + 1))) {
+      return `PORT=${port} REALTIME_PORT=${port + 1}`;
+    }
+  }
+  return 'PORT=<port> REALTIME_PORT=<another port>';
+}
+
+function alreadyRunning(demo: RunningDemo, why: string, secondDemo: string): DemoError {
+  return new DemoError(`a demo is already running ${why} (${describeDemo(ROOT, demo)}).\n`
+    + `  Use that one (its tokens: ${path.relative(ROOT, path.join(demo.dir, 'tokens.env'))}), stop it first (Ctrl-C in its terminal, or kill ${demo.pid}),\n`
+    + `  or start a second demo beside it on other ports: ${secondDemo} npm start`);
+}
+
+/**
+ * Takes this demo's state and makes sure nothing it needs belongs to another demo (or program):
+ * a second `npm start` says so and leaves, and never stops or replaces the first.
+ */
+async function claimPortsAndState(): Promise<void> {
+  const port = portSetting('PORT', DEFAULT_PORT);
+  const realtimePort = portSetting('REALTIME_PORT', port + 1);
+  // Each demo its own Redis keys (and socket.io channel), even when they share one Redis.
+  process.env.REDIS_KEY_PREFIX ||= `hfg-demo-${port}`;
+  state = demoState(ROOT, port, process.env.DEMO_DIR);
+  const others = otherRunningDemos(ROOT);
+  const claimed = claimedPorts(others);
+  const holder = lockDemoState(state, { PORT: String(port), REALTIME_PORT: String(realtimePort), REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX });
+  if (holder) throw alreadyRunning(holder, `with this demo's state, ${path.relative(ROOT, state.dir)}`, await freePortPair(claimed));
+  // Only now: the processes a demo killed outright left behind are this state's, and no running demo's.
+  await stopLeftoverProcesses();
+
+  for (const [name, value] of [['PORT', port], ['REALTIME_PORT', realtimePort]] as const) {
+    const owner = claimed.get(value);
+    if (owner) throw alreadyRunning(owner, `on port ${value} (${name})`, await freePortPair(claimed));
+    if (!(await portIsFree(value))) {
+      throw new DemoError(`port ${value} (${name}) is in use by another program; choose others, e.g. ${await freePortPair(claimed)} npm start`);
+    }
+  }
+  const sharedPrefix = others.find((demo) => demo.claims.REDIS_KEY_PREFIX === process.env.REDIS_KEY_PREFIX);
+  if (sharedPrefix) {
+    throw new DemoError(`REDIS_KEY_PREFIX ${process.env.REDIS_KEY_PREFIX} is the one of the demo already running (${describeDemo(ROOT, sharedPrefix)}):\n`
+      + '  two demos on one prefix would run each other\'s jobs. Leave REDIS_KEY_PREFIX unset (each demo then takes hfg-demo-<PORT>) or choose another.');
+  }
+}
+
+/** RAZORPAY_FAKE_PORT as set, else 4010 when it is free, else any free port. */
+async function claimFakePort(razorpay: RazorpayChoice & { fake: true }): Promise<void> {
+  const owner = claimedPorts(otherRunningDemos(ROOT)).get(razorpay.port);
+  if (!owner && (await portIsFree(razorpay.port))) return;
+  const user = owner ? `the demo already running (${describeDemo(ROOT, owner)})` : 'another program';
+  if (razorpay.configured) {
+    throw new DemoError(`port ${razorpay.port} (RAZORPAY_FAKE_PORT, the fake Razorpay) is in use by ${user}; choose another, e.g. RAZORPAY_FAKE_PORT=4011 npm start,\n`
+      + '  or leave RAZORPAY_FAKE_PORT unset and a free port is chosen');
+  }
+  const chosen = await freePort();
+  say(`port ${razorpay.port} of the fake Razorpay is in use by ${user}; this demo's fake listens on ${chosen} (RAZORPAY_FAKE_PORT chooses)`);
+  razorpay.port = chosen;
+}
+
+/** Refuses a database another running demo uses: its reconciler would close this demo's orders. */
+function claimDatabase(url: string): void {
+  const owner = otherRunningDemos(ROOT).find((demo) => demo.claims.DATABASE_URL === url);
+  if (owner) {
+    throw new DemoError(`the database ${url.replace(/:[^:@/]+@/, ':***@')} is the one of the demo already running (${describeDemo(ROOT, owner)}).\n`
+      + '  Give this demo another DATABASE_URL, or leave it unset (each demo then has a database of its own).');
+  }
+  updateDemoLock(state, { DATABASE_URL: url });
+}
+
 async function main(): Promise<void> {
   process.chdir(ROOT);
-  fs.mkdirSync(DEMO_DIR, { recursive: true });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => requestStop(signal));
 
   if (ensureEnvFile()) say('wrote .env with random development secrets');
   // Values already in the environment win over .env, as for every process of the service.
   process.loadEnvFile(ENV_FILE);
-  await stopLeftoverProcesses();
-  process.env.PORT ||= '3000';
-  process.env.REALTIME_PORT ||= '3001';
-  for (const name of ['PORT', 'REALTIME_PORT']) {
-    if (!(await portIsFree(Number(process.env[name])))) {
-      throw new DemoError(`port ${process.env[name]} (${name}) is in use; choose others, e.g. PORT=4000 REALTIME_PORT=4001 npm start`);
-    }
-  }
+  await claimPortsAndState();
   const razorpay = chooseRazorpay();
   if (razorpay.fake) {
-    if (!(await portIsFree(razorpay.port))) {
-      throw new DemoError(`port ${razorpay.port} (RAZORPAY_FAKE_PORT, the fake Razorpay) is in use; choose another, e.g. RAZORPAY_FAKE_PORT=4011 npm start`);
-    }
+    await claimFakePort(razorpay);
+    updateDemoLock(state, { RAZORPAY_FAKE_PORT: String(razorpay.port) });
     if (razorpay.ignored.length > 0) {
       const why = process.env.RAZORPAY_KEY_ID ? `RAZORPAY_KEY_ID is ${PLACEHOLDER_KEY_ID}, the example's old placeholder` : 'RAZORPAY_KEY_ID is not set';
       say(`${why}: using the bundled fake Razorpay, so ${razorpay.ignored.join(', ')} from .env or the environment ${razorpay.ignored.length === 1 ? 'does' : 'do'} not apply`);
     }
   }
 
-  const postgres = await findOrStartPostgres(process.env.DATABASE_URL, path.join(DEMO_DIR, 'pg'), say);
+  const port = Number(process.env.PORT);
+  const postgres = await findOrStartPostgres(process.env.DATABASE_URL, path.join(state.dir, 'pg'), say, demoDatabaseUrl(port, DEFAULT_PORT));
   started.push(postgres);
+  claimDatabase(postgres.url);
   await continueStarting();
-  const redis = await findOrStartRedis(process.env.REDIS_URL, path.join(DEMO_DIR, 'redis'), say);
+  const redis = await findOrStartRedis(process.env.REDIS_URL, path.join(state.dir, 'redis'), say);
   started.push(redis);
   await continueStarting();
 
-  const runtime: Record<string, string> = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: process.env.PORT, REALTIME_PORT: process.env.REALTIME_PORT };
-  let comment = 'What the last `npm start` chose. While those servers run: npx nf start -e .env,.demo/runtime.env web=1,worker=1,realtime=1';
+  const runtime: Record<string, string> = {
+    DATABASE_URL: postgres.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX!, PORT: process.env.PORT!, REALTIME_PORT: process.env.REALTIME_PORT!,
+  };
+  const runtimeFile = path.relative(ROOT, state.runtimeEnvFile);
+  let comment = `What this \`npm start\` chose. While those servers run: npx nf start -e .env,${runtimeFile} web=1,worker=1,realtime=1`;
   if (razorpay.fake) {
     const fake = await startFakeRazorpayServer(razorpay.port, razorpay.keys);
     started.push(fake);
@@ -355,10 +458,10 @@ async function main(): Promise<void> {
       RAZORPAY_KEY_ID: razorpay.keys.keyId, RAZORPAY_KEY_SECRET: razorpay.keys.keySecret, RAZORPAY_WEBHOOK_SECRET: razorpay.keys.webhookSecret,
       RAZORPAY_API_BASE: fake.url, RAZORPAY_FAKE_PORT: String(razorpay.port),
     });
-    comment += '\n# The fake Razorpay runs inside npm start; without it: set -a; . .demo/runtime.env; set +a; npx tsx scripts/fake-razorpay.ts';
+    comment += `\n# The fake Razorpay runs inside npm start; without it: set -a; . ${runtimeFile}; set +a; npx tsx scripts/fake-razorpay.ts`;
   }
   Object.assign(process.env, runtime);
-  writeEnvFile(RUNTIME_ENV_FILE, runtime, comment);
+  writeEnvFile(state.runtimeEnvFile, runtime, comment);
 
   const procfile = readProcfile();
   const release = procfile.get('release');

@@ -73,6 +73,11 @@ export async function signalAndWait(pid: number, signal: NodeJS.Signals, timeout
 // ---------------------------------------------------------------- PostgreSQL
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/hfg_demo';
+
+/** The local server's database of the demo on `port`: hfg_demo on the default port, hfg_demo_<port> on others. */
+export function demoDatabaseUrl(port: number, defaultPort: number): string {
+  return port === defaultPort ? DEFAULT_DATABASE_URL : `${DEFAULT_DATABASE_URL}_${port}`;
+}
 const EMBEDDED_USER = 'postgres';
 // The embedded server listens on localhost only and holds demo data; the password just satisfies
 // its password authentication and must stay the same across runs of a persistent data directory.
@@ -208,14 +213,17 @@ async function startEmbeddedPostgres(dataDir: string, say: (message: string) => 
  * DATABASE_URL when it is set (starting an embedded server if it does not answer, rather than
  * quietly using some other one); otherwise the local default server; otherwise an embedded one.
  */
-export async function findOrStartPostgres(configuredUrl: string | undefined, dataDir: string, say: (message: string) => void): Promise<DevService> {
-  const candidate = configuredUrl || DEFAULT_DATABASE_URL;
+export async function findOrStartPostgres(
+  configuredUrl: string | undefined, dataDir: string, say: (message: string) => void, defaultUrl = DEFAULT_DATABASE_URL,
+): Promise<DevService> {
+  const candidate = configuredUrl || defaultUrl;
   const problem = await preparePostgres(candidate);
   if (problem === null) {
-    return { url: candidate, origin: configuredUrl ? 'DATABASE_URL' : 'local server, database hfg_demo', stop: nothingToStop };
+    const database = decodeURIComponent(new URL(candidate).pathname.slice(1));
+    return { url: candidate, origin: configuredUrl ? 'DATABASE_URL' : `local server, database ${database}`, stop: nothingToStop };
   }
   if (configuredUrl) say(`DATABASE_URL ${redact(configuredUrl)} does not answer (${problem}); starting an embedded PostgreSQL instead`);
-  else say(`no PostgreSQL at ${DEFAULT_DATABASE_URL} (${problem}); starting an embedded one`);
+  else say(`no PostgreSQL at ${defaultUrl} (${problem}); starting an embedded one`);
   return startEmbeddedPostgres(dataDir, say);
 }
 

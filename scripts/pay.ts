@@ -7,11 +7,13 @@
 //
 // The fake's address and the API's port come from .demo/runtime.env, which npm start writes; the
 // fake holds the key pair and webhook secret, so this script needs neither.
+import { DEFAULT_PORT, demoState } from './demo-state';
 import fs from 'fs';
 import path from 'path';
 import { parseArgs, parseEnv } from 'util';
 
-const RUNTIME_ENV_FILE = path.join(__dirname, '..', '.demo', 'runtime.env');
+// The demo on PORT (default 3000), or the one in DEMO_DIR: the same state npm start chose.
+const RUNTIME_ENV_FILE = demoState(path.join(__dirname, '..'), Number(process.env.PORT || DEFAULT_PORT), process.env.DEMO_DIR).runtimeEnvFile;
 
 const USAGE = `Usage: npm run -s pay -- <order_id> [--authorize-only] [--amount <paise>] [--webhook]
 

@@ -7,6 +7,67 @@ import Redis from 'ioredis';
 import path from 'path';
 import { adminDatabaseUrl, databaseUrlFor, testDefaults } from './test-env';
 
+/** Why PostgreSQL at `url` does not answer, or null when it does. */
+async function postgresProblem(url: string): Promise<string | null> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (error) {
+    return (error as Error).message || String((error as NodeJS.ErrnoException).code ?? error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Why Redis at `url` does not answer PING, or null when it does. */
+async function redisProblem(url: string): Promise<string | null> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  // connect() itself only says "Connection is closed."; the socket's error says why.
+  let cause: Error | null = null;
+  redis.on('error', (error) => (cause ??= error));
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (error) {
+    return (cause ?? (error as Error)).message;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function hostAndPort(url: string, defaultPort: number): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname || '127.0.0.1', port: Number(parsed.port) || defaultPort };
+}
+
+/** The servers the tests need, each with how to start it when it does not answer; '' when both do. */
+async function missingServers(redisUrl: string): Promise<string> {
+  const [postgres, redis] = await Promise.all([postgresProblem(adminDatabaseUrl), redisProblem(redisUrl)]);
+  const lines: string[] = [];
+  if (postgres) {
+    const { host, port } = hostAndPort(adminDatabaseUrl, 5432);
+    lines.push(
+      `PostgreSQL does not answer at ${host}:${port} (${process.env.TEST_DATABASE_ADMIN_URL ? 'TEST_DATABASE_ADMIN_URL' : 'the default'}): ${postgres}`,
+      '  Start it, on Debian or Ubuntu: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+      '  (elsewhere as your system does, e.g. brew services start postgresql), or point TEST_DATABASE_ADMIN_URL at a',
+      '  server whose user may create databases, e.g. postgres://postgres@127.0.0.1:5432/postgres.',
+    );
+  }
+  if (redis) {
+    const { host, port } = hostAndPort(redisUrl, 6379);
+    lines.push(
+      `Redis does not answer at ${host}:${port} (${process.env.REDIS_URL ? 'REDIS_URL' : 'the default'}): ${redis}`,
+      `  Start it: redis-server --daemonize yes --bind 127.0.0.1 --port ${port} --save "" --appendonly no`,
+      '  (install it with apt-get install redis-server or brew install redis), or point REDIS_URL at a running Redis.',
+    );
+  }
+  return lines.length ? ['npm test needs PostgreSQL and Redis.', ...lines].join('\n') : '';
+}
+
 async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: adminDatabaseUrl });
   await client.connect();
@@ -31,6 +92,11 @@ async function main(): Promise<number> {
     DATABASE_URL: databaseUrlFor(database),
     REDIS_KEY_PREFIX: `hfgtest-${runId}`,
   };
+  const missing = await missingServers(env.REDIS_URL!);
+  if (missing) {
+    console.error(missing);
+    return 1;
+  }
   await admin((client) => client.query(`CREATE DATABASE ${database}`));
   try {
     const migrate = path.join(__dirname, 'migrate.ts');

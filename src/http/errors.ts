@@ -49,7 +49,9 @@ export const errorMiddleware: Middleware = async (ctx, next) => {
     if (ctx.status === 404 && ctx.body === undefined) {
       ctx.status = 404;
       ctx.body = { message: `No route for ${ctx.method} ${ctx.path}`, code: 'not_found' };
-    } else if (ctx.status === 405 && ctx.body === undefined) {
+    } else if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
+      // The router answers 501 for a method it has never heard of (PURGE): a refusal, never a 5xx.
+      ctx.status = 405;
       ctx.body = { message: `Method ${ctx.method} not allowed on ${ctx.path}`, code: 'method_not_allowed' };
     }
   } catch (error: any) {

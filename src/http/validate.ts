@@ -1,5 +1,5 @@
 import Ajv, { ErrorObject, JSONSchemaType, ValidateFunction } from 'ajv';
-import { Invalid } from '../errors';
+import { Invalid, NotFound } from '../errors';
 import { parseCalendarDate, parseClockTime, parseEndTime } from '../domain/dates';
 
 // Every body, path and query parameter goes through one of these. Policy (SPEC §3): unknown body
@@ -71,7 +71,8 @@ export const paramsParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> =
 /** Parses a copy of the query: unknown parameters are dropped from it, known ones checked. */
 export const queryParser = <T>(schema: JSONSchemaType<T> | object): Parser<T> => {
   const parse = stringParser<T>(queryAjv, { additionalProperties: false, ...schema }, 'query parameter');
-  return (value: unknown) => parse({ ...(value as object) });
+  // An empty value (`?q=&limit=`, an empty search box) is the parameter left out.
+  return (value: unknown) => parse(Object.fromEntries(Object.entries(value as object).filter(([, v]) => v !== '')));
 };
 /** For DELETE routes: a body, if any, must be empty. */
 export const noBody = bodyParser<Record<string, never>>({ type: 'object', additionalProperties: false });
@@ -90,6 +91,25 @@ export function toId(value: number | string, what: string): number {
   if (id > 2147483647) throw new Invalid(`${what} must be at most 2147483647`);
   return id;
 }
+/** Body ids read with toId, none named twice (5 and "5" are one id). */
+export function uniqueIds(values: Array<number | string>, what: string): number[] {
+  const ids = values.map((value) => toId(value, what));
+  if (new Set(ids).size !== ids.length) throw new Invalid(`${what} must not name one id twice`);
+  return ids;
+}
+export const nullableBodyIdSchema = { anyOf: [...bodyIdSchema.anyOf, { type: 'null' }] } as const;
+
+/** A booking, `123` or `BK-123`, in a path or a body; bookingIdOf reads it. */
+export const bookingIdText = { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' } as const;
+export const bookingIdSchema = { anyOf: [idSchema, bookingIdText] } as const;
+export function bookingIdOf(value: number | string): number {
+  const id = typeof value === 'number' ? value : Number(value.replace(/^bk-/i, ''));
+  if (id > 2147483647) throw new NotFound('Booking');
+  return id;
+}
+
+/** What a client sends as a date it means nothing by (SPEC §12: a confirmation's `book_date`): any short value, ignored. */
+export const ignoredValueSchema = { anyOf: [{ type: 'string', maxLength: 100 }, { type: 'number' }, { type: 'null' }] } as const;
 
 /** A path parameter object whose every field is a positive integer id. */
 export function idParams<K extends string>(...names: K[]): Parser<Record<K, number>> {

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
-import { api, ApiResponse } from '../helpers/api';
+import { api, apiBaseUrl, ApiResponse } from '../helpers/api';
 import { bookingCafe, useWorkers } from '../helpers/bookings';
 import { credit, pay } from '../helpers/payments';
 
@@ -129,6 +129,28 @@ test('the inert client fields are accepted; features not offered are a 400 that 
     assert.match(answer.body.message, /voucher|pass/i);
   }
   assert.is(Number((await db('bookings').where('user_id', cafe.user.id).count('* as n'))[0].n), before, 'nothing held by a refusal');
+});
+
+test('the app\'s list holds every booking (it does not page); any book_date in a confirmation is ignored; an unknown method is 405 JSON', async () => {
+  const cafe = await bookingCafe({ total_slots: 1, price_rupees: 10 });
+  const rows = Array.from({ length: 60 }, (_, i) => ({
+    user_id: cafe.user.id, vendor_id: cafe.vendor.id, game_id: cafe.game.id, slot_id: cafe.slots[i % 20].id,
+    book_date: `2026-01-${String(1 + Math.floor(i / 20)).padStart(2, '0')}`, status: 'cancelled', price_paise: 1000,
+  }));
+  await db('bookings').insert(rows);
+  const mine = await api('GET', '/api/users/bookings?q=&t=1', { token: cafe.token });
+  assert.equal([mine.status, mine.body.length], [200, 60]);
+  const hold = await api('POST', '/api/bookings', { token: cafe.token, body: { slot_id: [cafe.slots[20].id], game_id: cafe.game.id, book_date: cafe.date } });
+  await credit(cafe.user.id, 10);
+  for (const book_date of [String(new Date()), Date.now(), null]) {
+    const answer = await api('POST', '/api/bookings/confirm', { token: cafe.token, body: { booking_id: [hold.body.bookings[0].booking_id], payment_mode: 'wallet', payment_id: 'WALLET_1', book_date } });
+    assert.is(answer.status, 200, `${JSON.stringify(book_date)}: ${JSON.stringify(answer.body)}`);
+  }
+  for (const method of ['PURGE', 'PROPFIND']) {
+    const answer = await fetch(`${await apiBaseUrl()}/api/games`, { method });
+    assert.is(answer.status, 405, method);
+    assert.is(((await answer.json()) as { code: string }).code, 'method_not_allowed');
+  }
 });
 
 test.run();

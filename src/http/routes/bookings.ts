@@ -2,9 +2,9 @@ import { randomUUID } from 'crypto';
 import { config } from '../../config';
 import { createRouter } from '../context';
 import { requireActingFor, requireUser } from '../auth';
-import { bodyIdSchema, bodyParser, dateSchema, idParams, idSchema, paramsParser, queryParser, noBody, toId } from '../validate';
+import { bodyIdSchema, bodyParser, bookingIdOf, bookingIdSchema, bookingIdText, dateSchema, idParams, idSchema, ignoredValueSchema, paramsParser, queryParser, noBody, toId, uniqueIds } from '../validate';
 import { parseCalendarDate } from '../../domain/dates';
-import { Invalid, NotFound } from '../../errors';
+import { NotFound } from '../../errors';
 import { clientFieldSchemas, refuseUnofferedFeatures } from '../client-features';
 import { appBookings, bookingView, findBookingFor, userBookings } from '../../db/booking-views';
 import { enqueueBookingJob, partitionForKey, submitHold } from '../../jobs/booking';
@@ -16,14 +16,6 @@ import { BOOKING_STATUSES, BookingStatus } from '../../db/models';
 
 export const bookingsRouter = createRouter();
 
-/** `123` or `BK-123`, in a path or a body. */
-const bookingIdText = { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' } as const;
-export const bookingIdSchema = { anyOf: [idSchema, bookingIdText] } as const;
-export function bookingIdOf(value: number | string): number {
-  const id = typeof value === 'number' ? value : Number(value.replace(/^bk-/i, ''));
-  if (id > 2147483647) throw new NotFound('Booking');
-  return id;
-}
 
 const bookingParams = paramsParser<{ booking_id: string }>({
   type: 'object',
@@ -62,8 +54,7 @@ export function holdFromRequest(ctx: AppContext) {
   const body = holdBody(ctx.request.body);
   const userId = body.user_id === undefined ? user.id : toId(body.user_id, 'user_id'); // SPEC §5.3: the caller by default
   requireActingFor(user, userId);
-  const slotIds = (Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id]).map((id) => toId(id, 'slot_id'));
-  if (new Set(slotIds).size !== slotIds.length) throw new Invalid('slot_id must not name a slot twice');
+  const slotIds = uniqueIds(Array.isArray(body.slot_id) ? body.slot_id : [body.slot_id], 'slot_id');
   const what = { userId, gameId: toId(body.game_id, 'game_id'), bookDate: parseCalendarDate(body.book_date)!, slotIds };
   return { user, what, hold: { ...what, actor: actorOf(user), httpRequestId: ctx.state.requestId } };
 }
@@ -93,12 +84,15 @@ bookingsRouter.get('/bookings/user/:user_id', async (ctx) => {
   ctx.body = await userBookings(actorOf(user), user_id, { status: query.status, before: query.before, limit: query.limit ?? 50 });
 });
 
+const APP_LIST_LIMIT = 1000;
+
 // SPEC §12: the HFG app's own list, the caller's bookings.
 bookingsRouter.get('/users/bookings', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const query = userBookingsQuery(ctx.query);
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = await appBookings(user.id, { status: query.status, before: query.before, limit: query.limit ?? 50 });
+  // The app does not page: every booking, up to a bound no gamer reaches.
+  ctx.body = await appBookings(user.id, { status: query.status, before: query.before, limit: query.limit ?? APP_LIST_LIMIT });
 });
 
 bookingsRouter.get('/bookings/:booking_id', async (ctx) => {
@@ -144,7 +138,7 @@ bookingsRouter.put('/update_booking/:booking_id', moveHandler);
 /** A release item: the booking id decides; the app also sends the slot and a timestamp, ignored. */
 const releaseItem = {
   type: 'object',
-  properties: { booking_id: bookingIdSchema, slot_id: bodyIdSchema, book_date: { type: 'string', maxLength: 40 } },
+  properties: { booking_id: bookingIdSchema, slot_id: bodyIdSchema, book_date: ignoredValueSchema },
   required: ['booking_id'],
   additionalProperties: false,
 } as const;

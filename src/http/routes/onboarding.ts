@@ -1,6 +1,6 @@
 import { createRouter, AppContext } from '../context';
 import { requireRole, requireUser, requireVendorAccess } from '../auth';
-import { bodyParser, clockTimeSchema, endTimeSchema, idParams, idSchema, queryParser } from '../validate';
+import { bodyIdSchema, bodyParser, clockTimeSchema, endTimeSchema, idParams, nullableBodyIdSchema, queryParser, toId, uniqueIds } from '../validate';
 import { Invalid, NotFound, Forbidden } from '../../errors';
 import { Console, Game, Slot, User, Vendor } from '../../db/models';
 import { createVendor, findVendor, setOpeningDays } from '../../db/vendors';
@@ -62,7 +62,7 @@ const parseOpeningDaysBody = bodyParser<{ opening_days: string[] }>({
 type WindowInput = { start_time: string; end_time: string };
 interface GameBody {
   game_name: string;
-  gaming_type_id?: number | null;
+  gaming_type_id?: number | string | null;
   total_slots: number;
   single_slot_price: number;
   slots?: WindowInput[] | OpeningHours;
@@ -71,7 +71,7 @@ const parseGameBody = bodyParser<GameBody>({
   type: 'object',
   properties: {
     game_name: text(200),
-    gaming_type_id: { ...idSchema, nullable: true },
+    gaming_type_id: nullableBodyIdSchema,
     total_slots: totalSlotsSchema,
     single_slot_price: priceSchema,
     slots: { oneOf: [{ type: 'array', items: windowSchema, maxItems: MAX_SLOTS_PER_GAME }, openingHoursSchema] },
@@ -89,7 +89,7 @@ const parseGameChanges = bodyParser<{ single_slot_price?: number; total_slots?: 
 
 const parseSlotBody = bodyParser<WindowInput>(windowSchema);
 
-interface ConsoleBody { console_number: string | number; model_number: string; brand: string; console_type: string; game_ids?: number[] }
+interface ConsoleBody { console_number: string | number; model_number: string; brand: string; console_type: string; game_ids?: Array<number | string> }
 const parseConsoleBody = bodyParser<ConsoleBody>({
   type: 'object',
   properties: {
@@ -98,7 +98,7 @@ const parseConsoleBody = bodyParser<ConsoleBody>({
     model_number: text(100),
     brand: text(100),
     console_type: text(100),
-    game_ids: { type: 'array', items: idSchema, uniqueItems: true, maxItems: 100 },
+    game_ids: { type: 'array', items: bodyIdSchema, maxItems: 100 },
   },
   required: ['console_number', 'model_number', 'brand', 'console_type'],
   additionalProperties: false,
@@ -253,7 +253,7 @@ onboardingRouter.post('/vendors/:id/games', async (ctx) => {
   const body = parseGameBody(ctx.request.body);
   const created = await createGame(id, {
     game_name: body.game_name.trim(),
-    gaming_type_id: body.gaming_type_id ?? null,
+    gaming_type_id: body.gaming_type_id == null ? null : toId(body.gaming_type_id, 'gaming_type_id'),
     total_slots: body.total_slots,
     single_slot_price_paise: rupeesToPaise(body.single_slot_price),
     slots: requestedWindows(body.slots),
@@ -290,7 +290,7 @@ onboardingRouter.post('/vendors/:id/consoles', async (ctx) => {
     model_number: body.model_number.trim(),
     brand: body.brand.trim(),
     console_type: body.console_type.trim(),
-    game_ids: body.game_ids ?? [],
+    game_ids: uniqueIds(body.game_ids ?? [], 'game_ids'),
   });
   ctx.status = 201;
   ctx.body = consoleBody(created);

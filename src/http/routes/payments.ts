@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { AppContext, createRouter } from '../context';
 import { requireUser } from '../auth';
-import { bodyParser } from '../validate';
+import { bodyParser, bookingIdOf, bookingIdSchema, ignoredValueSchema } from '../validate';
 import { AppError, Forbidden, Invalid, NotFound } from '../../errors';
 import { db } from '../../db/knex';
 import { findBookingFor } from '../../db/booking-views';
@@ -12,7 +12,6 @@ import { QUEUE_NAMES } from '../../jobs/queues';
 import { checkoutSignatureValid, webhookSignatureValid } from '../../payments/razorpay';
 import { relayAfterCommit } from '../../workers/relay';
 import { actorOf, respondWithJob, runIdempotent } from '../job-response';
-import { bookingIdOf, bookingIdSchema } from './bookings';
 import { refuseUnofferedFeatures } from '../client-features';
 
 // SPEC §5.3 (confirm) and §5.4: orders, captures, confirmations and Razorpay's webhooks. Every
@@ -88,7 +87,7 @@ interface ConfirmBody {
   razorpay_signature?: string;
   payment_id?: string;
   promo_code?: string;
-  book_date?: string;
+  book_date?: unknown;
 }
 const confirmBody = bodyParser<ConfirmBody>({
   type: 'object',
@@ -102,7 +101,7 @@ const confirmBody = bodyParser<ConfirmBody>({
     payment_id: { type: 'string', minLength: 1, maxLength: 64 },
     promo_code: promoCode,
     // Sent by the app; the booking decides its date.
-    book_date: { type: 'string', maxLength: 40 },
+    book_date: ignoredValueSchema,
   },
   required: ['booking_id', 'payment_mode'],
   additionalProperties: false,

@@ -1,6 +1,6 @@
 import { createRouter } from '../context';
 import { AuthUser, requireRole, requireUser } from '../auth';
-import { bodyParser, dateSchema, idParams, idSchema, queryParser } from '../validate';
+import { bodyParser, bookingIdOf, bookingIdSchema, dateSchema, idParams, idSchema, nullableBodyIdSchema, queryParser, toId } from '../validate';
 import { actorOf } from '../job-response';
 import { Forbidden, Invalid, NotFound } from '../../errors';
 import { config } from '../../config';
@@ -50,7 +50,7 @@ const changeProperties = {
 
 interface NewPromoBody extends PromoChangesBody {
   code: string;
-  vendor_id?: number | null;
+  vendor_id?: number | string | null;
   discount_type: 'percent' | 'flat';
   discount_value: number;
 }
@@ -58,7 +58,7 @@ const parseNewPromo = bodyParser<NewPromoBody>({
   type: 'object',
   properties: {
     code: { type: 'string', pattern: '^[A-Za-z0-9_-]{3,32}$' },
-    vendor_id: { ...idSchema, nullable: true },
+    vendor_id: nullableBodyIdSchema,
     discount_type: { type: 'string', enum: ['percent', 'flat'] },
     ...changeProperties,
   },
@@ -76,8 +76,6 @@ const parsePromoChanges = bodyParser<PromoChangesBody>({
 // Unknown query parameters are ignored (SPEC §3: clients add cache-busters).
 const parseListQuery = queryParser<{ vendor_id?: number }>({ type: 'object', properties: { vendor_id: idSchema } });
 
-/** `123` or `BK-123`, as bookings are named elsewhere. */
-const bookingIdSchema = { anyOf: [idSchema, { type: 'string', pattern: '^(?:[Bb][Kk]-)?[1-9][0-9]{0,9}$' }] } as const;
 const parseValidate = bodyParser<{ code: string; booking_ids: Array<number | string> }>({
   type: 'object',
   properties: {
@@ -148,7 +146,7 @@ function vendorForNewPromo(user: AuthUser, requested: number | null | undefined)
 promosRouter.post('/promo-codes', async (ctx) => {
   const user = requireRole(ctx.state.user, 'admin', 'vendor');
   const body = parseNewPromo(ctx.request.body);
-  const vendorId = vendorForNewPromo(user, body.vendor_id);
+  const vendorId = vendorForNewPromo(user, body.vendor_id == null ? body.vendor_id : toId(body.vendor_id, 'vendor_id'));
   const stored = storedChanges(body, body.discount_type, await zoneOf(vendorId));
   const rule = await createPromo({
     ...stored,
@@ -188,7 +186,7 @@ promosRouter.patch('/promo-codes/:id', async (ctx) => {
 promosRouter.post('/promo-codes/validate', async (ctx) => {
   const user = requireUser(ctx.state.user);
   const body = parseValidate(ctx.request.body);
-  const ids = [...new Set(body.booking_ids.map((id) => (typeof id === 'number' ? id : Number(id.replace(/^bk-/i, '')))))];
+  const ids = [...new Set(body.booking_ids.map(bookingIdOf))];
   const actor = actorOf(user);
   const bookings = await pricedBookings(ids.filter((id) => id <= 2147483647));
   if (bookings.length !== ids.length || !bookings.every((booking) => canSee(actor, booking))) throw new NotFound('Booking');

@@ -6,6 +6,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { ChildProcess, spawn } from 'child_process';
+import { parseEnv } from 'util';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 import { adminDatabaseUrl, databaseUrlFor, freePort } from '../../../scripts/test-env';
@@ -19,6 +20,13 @@ const TEST_ONLY = [
   'BOOKING_PARTITIONS', 'RAZORPAY_KEY_ID', 'RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET', 'RAZORPAY_API_BASE', 'RAZORPAY_TIMEOUT_MS',
   'RAZORPAY_FAKE_PORT', 'DEMO_DIR', 'BOOKING_TRACE_FILE', 'HOLD_TTL_SECONDS', 'SWEEP_INTERVAL_MS', 'MAX_PENDING_HOLDS_PER_USER',
 ];
+
+/** The environment of a developer's shell: this test run's own settings left out. */
+export function developerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of TEST_ONLY) delete env[name];
+  return env;
+}
 
 export interface DemoTree {
   dir: string;
@@ -89,7 +97,10 @@ export interface DemoOptions {
 
 let runs = 0;
 
-/** `npm start` (tsx scripts/demo.ts) in the tree, on free ports unless told, with a database and Redis prefix of its own. */
+/**
+ * `npm start` (tsx scripts/demo.ts) in the tree, on free ports unless told, with a database and
+ * Redis prefix of its own; `env` values of '' unset a variable (the demo then chooses).
+ */
 export async function startDemo(tree: DemoTree, options: DemoOptions = {}): Promise<Demo> {
   const port = options.port ?? (await freePort());
   const runId = `${Date.now().toString(36)}_${process.pid}_${runs++}`;
@@ -97,8 +108,7 @@ export async function startDemo(tree: DemoTree, options: DemoOptions = {}): Prom
   const prefix = `hfgdemotest-${runId}`;
   tree.databases.push(database);
   tree.prefixes.push(prefix);
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of TEST_ONLY) delete env[name];
+  const env = developerEnv();
   Object.assign(env, {
     PORT: String(port),
     REALTIME_PORT: String(await freePort()),
@@ -106,6 +116,9 @@ export async function startDemo(tree: DemoTree, options: DemoOptions = {}): Prom
     DATABASE_URL: databaseUrlFor(database),
     REDIS_URL: process.env.REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
+    // The state of the demo in the tree's .demo/ itself, where `npm run pay` and the README look,
+    // whatever its port.
+    DEMO_DIR: '.demo',
     LOG_LEVEL: 'info',
     ...options.env,
   });
@@ -156,4 +169,32 @@ export async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+export interface CommandResult {
+  code: number;
+  output: string;
+}
+
+/** Runs a command in the tree and collects what it prints; killed after `timeoutMs`. */
+export function runInTree(tree: DemoTree, command: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = developerEnv()): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: tree.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => {
+      output += `\n(killed after ${timeoutMs} ms)`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), output });
+    });
+  });
+}
+
+/** The KEY=value lines of an env file the demo wrote. */
+export function readEnvFile(file: string): Record<string, string> {
+  return parseEnv(fs.readFileSync(file, 'utf8')) as Record<string, string>;
 }
