@@ -3,6 +3,7 @@ import { performance } from 'perf_hooks';
 import { Job } from 'bullmq';
 import { io as connectClient, Socket } from 'socket.io-client';
 import { queue } from '../src/jobs/queues';
+import { MAX_ROOMS_PER_CONNECTION } from '../src/realtime/rooms';
 import { percentile } from './load';
 
 // Commit→client event latency: from a booking job's commit in a worker (the endedAt of the line the
@@ -33,21 +34,12 @@ export interface SlotPendingListener {
   close(): void;
 }
 
-/** One socket.io client, subscribed to the slot room of every key; resolves once every subscription was acknowledged. */
-export async function listenForSlotPending(port: number, keys: SlotRoomKey[]): Promise<SlotPendingListener> {
+/** One socket.io client, subscribed to the slot rooms of `keys`; resolves once every subscription was acknowledged. */
+async function subscribedClient(port: number, keys: SlotRoomKey[], onPending: (payload: { booking_id?: unknown } | undefined) => void): Promise<Socket> {
   const socket: Socket = connectClient(`http://127.0.0.1:${port}`, {
     path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true,
   });
-  const receivedAt = new Map<number, number>();
-  let duplicates = 0;
-  // Stamped first thing in the handler: what is measured ends where a client's code sees the event.
-  socket.on('slot_pending', (payload: { booking_id?: unknown } | undefined) => {
-    const at = epochNow();
-    const bookingId = Number(payload?.booking_id);
-    if (!Number.isInteger(bookingId)) return;
-    if (receivedAt.has(bookingId)) duplicates++;
-    else receivedAt.set(bookingId, at);
-  });
+  socket.on('slot_pending', onPending);
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
@@ -57,11 +49,36 @@ export async function listenForSlotPending(port: number, keys: SlotRoomKey[]): P
       const ack = await socket.timeout(10_000).emitWithAck('subscribe_slots', key) as { ok: boolean; message?: string } | undefined;
       if (!ack?.ok) throw new Error(`subscribe_slots ${JSON.stringify(key)} refused: ${ack?.message ?? 'no answer'}`);
     }));
+    return socket;
   } catch (error) {
     socket.close();
     throw error;
   }
-  return { receivedAt, duplicates: () => duplicates, close: () => { socket.close(); } };
+}
+
+/** socket.io clients subscribed to the slot room of every key, one per MAX_ROOMS_PER_CONNECTION keys (SPEC §9). */
+export async function listenForSlotPending(port: number, keys: SlotRoomKey[]): Promise<SlotPendingListener> {
+  const receivedAt = new Map<number, number>();
+  let duplicates = 0;
+  // Stamped first thing in the handler: what is measured ends where a client's code sees the event.
+  const onPending = (payload: { booking_id?: unknown } | undefined): void => {
+    const at = epochNow();
+    const bookingId = Number(payload?.booking_id);
+    if (!Number.isInteger(bookingId)) return;
+    if (receivedAt.has(bookingId)) duplicates++;
+    else receivedAt.set(bookingId, at);
+  };
+  const groups: SlotRoomKey[][] = [];
+  for (let i = 0; i < keys.length; i += MAX_ROOMS_PER_CONNECTION) groups.push(keys.slice(i, i + MAX_ROOMS_PER_CONNECTION));
+  const settled = await Promise.allSettled(groups.map((group) => subscribedClient(port, group, onPending)));
+  const sockets = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const close = (): void => sockets.forEach((socket) => socket.close());
+  if (failed) {
+    close();
+    throw failed.reason;
+  }
+  return { receivedAt, duplicates: () => duplicates, close };
 }
 
 export interface TraceLine {

@@ -13,6 +13,10 @@ export const testDefaults: Record<string, string> = {
   SYNC_WAIT_MS: '5000',
   BOOKING_PARTITIONS: '4',
   RAZORPAY_TIMEOUT_MS: '1000',
+  // The suite sends thousands of writes from 127.0.0.1; test/http/rate-limits.test.ts starts web
+  // processes with small limits of their own.
+  RATE_LIMIT_USER_PER_MIN: '0',
+  RATE_LIMIT_ADDRESS_PER_MIN: '0',
 };
 
 export const adminDatabaseUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -40,6 +40,13 @@ export interface Config {
   processName: string;
   /** When set, booking workers append each job's start and end to this file (tests, diagnosis). */
   bookingTraceFile: string | null;
+  /** Writes (POST, PUT, PATCH, DELETE) per minute per caller (token `sub`) and per client address; 0 = no limit. */
+  rateLimitUserPerMin: number;
+  rateLimitAddressPerMin: number;
+  /** When set, a worker process serves its own Prometheus figures on this port. */
+  metricsPort: number | null;
+  /** `/metrics` on the web process: open, or behind the admin Basic credentials. */
+  metricsAuth: 'none' | 'basic';
 }
 
 type Env = Record<string, string | undefined>;
@@ -99,6 +106,16 @@ export function parseConfig(env: Env): Config {
     return list;
   }
 
+  function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
@@ -130,6 +147,12 @@ export function parseConfig(env: Env): Config {
     dbStatementTimeoutMs: integer('DB_STATEMENT_TIMEOUT_MS', 15000, 100, 3600000),
     processName: env.HFG_PROCESS || 'hfg',
     bookingTraceFile: env.BOOKING_TRACE_FILE || null,
+    // A Friday rush: 30 gamers behind one cafe NAT, each holding, confirming, cancelling and
+    // moving a few times a minute, stay far below 3000; one person's client stays below 120.
+    rateLimitUserPerMin: integer('RATE_LIMIT_USER_PER_MIN', 120, 0, 1_000_000),
+    rateLimitAddressPerMin: integer('RATE_LIMIT_ADDRESS_PER_MIN', 3000, 0, 1_000_000),
+    metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? null : integer('METRICS_PORT', 0, 0, 65535),
+    metricsAuth: oneOf('METRICS_AUTH', ['none', 'basic'] as const, 'none'),
   };
   if (config.redisKeyPrefix && !/^[A-Za-z0-9_.:-]+$/.test(config.redisKeyPrefix)) {
     problems.push('REDIS_KEY_PREFIX may hold only letters, digits and _ . : - (no braces: it goes inside a hash tag)');

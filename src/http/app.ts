@@ -10,6 +10,9 @@ import { AppError } from '../errors';
 import { logger } from '../logger';
 import { routes } from './routes';
 import { BULL_BOARD_PATH } from './routes/admin';
+import { httpMetrics } from './metrics';
+import { writeRateLimits } from './rate-limit';
+import { securityHeaders } from './security-headers';
 
 export const BODY_LIMIT = '64kb';
 
@@ -45,9 +48,10 @@ const requireJsonBody: Middleware = async (ctx, next) => {
 
 const authenticate: Middleware<AppState> = async (ctx, next) => {
   const header = ctx.get('Authorization') || undefined;
-  // Bull Board also takes HTTP Basic, which routes/admin.ts checks itself.
-  const basicForBullBoard = /^Basic\s/i.test(header ?? '') && (ctx.path === BULL_BOARD_PATH || ctx.path.startsWith(`${BULL_BOARD_PATH}/`));
-  const token = basicForBullBoard ? null : bearerToken(header);
+  // Bull Board and /metrics also take HTTP Basic, which routes/admin.ts checks itself.
+  const basicForAdminPages = /^Basic\s/i.test(header ?? '')
+    && (ctx.path === BULL_BOARD_PATH || ctx.path.startsWith(`${BULL_BOARD_PATH}/`) || ctx.path === '/metrics');
+  const token = basicForAdminPages ? null : bearerToken(header);
   if (token) ctx.state.user = verifyToken(token);
   await next();
 };
@@ -72,14 +76,20 @@ const corsPolicy = cors({
 export function createApp(): Koa<AppState> {
   const app = new Koa<AppState>();
   app.proxy = true;
+  // The address the nearest proxy saw (the last X-Forwarded-For entry, which it appends): the
+  // leftmost entries are whatever the client sent, and per-address limits must not trust them.
+  app.maxIpsCount = 1;
   app.silent = true; // errorMiddleware logs; Koa's default logger would print stacks
   app.use(requestContext);
+  app.use(httpMetrics); // outside errorMiddleware: it times the answer as finally sent
+  app.use(securityHeaders);
   app.use(corsPolicy);
   app.use(errorMiddleware);
   app.use(apiPrefix);
   app.use(requireJsonBody);
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: BODY_LIMIT, encoding: 'utf-8', enableRawChecking: false, parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'] }));
   app.use(authenticate);
+  app.use(writeRateLimits);
   for (const router of routes) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -29,9 +29,23 @@ export function bookingsRoomFor(user: AuthUser | null, userId: number): RoomDeci
   return { ok: true, room: userRoom(userId) };
 }
 
-/** Slot availability is public, like the catalog it mirrors. */
-export function slotsRoomFor(gameId: number, date: string): RoomDecision {
+/**
+ * Slot availability is public, like the catalog it mirrors; the room is named by the game, so the
+ * game must be the named cafe's (`game` is what the catalog holds for `gameId`, if anything).
+ */
+export function slotsRoomFor(game: { vendor_id: number } | undefined, vendorId: number, gameId: number, date: string): RoomDecision {
+  if (!game) return refuse(`Game ${gameId} not found`);
+  if (game.vendor_id !== vendorId) return refuse(`Game ${gameId} is not a game of cafe ${vendorId}`);
   return { ok: true, room: slotsRoom(gameId, date) };
+}
+
+/** SPEC §9: a connection may join at most this many rooms (its own socket-id room not counted). */
+export const MAX_ROOMS_PER_CONNECTION = 50;
+
+/** Whether a connection that has joined `joined` may join `room` as well; joining a room again is always allowed. */
+export function withinRoomLimit(joined: ReadonlySet<string>, room: string): RoomDecision {
+  if (joined.has(room) || joined.size < MAX_ROOMS_PER_CONNECTION) return { ok: true, room };
+  return refuse(`A connection may join at most ${MAX_ROOMS_PER_CONNECTION} rooms`);
 }
 
 /** A cafe's feed is for that cafe's staff (a vendor token with its vendor_id) and admins. */

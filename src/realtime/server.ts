@@ -1,7 +1,6 @@
 import { createServer, IncomingMessage, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
 import { Server, Socket } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
 import { config } from '../config';
 import { logger } from '../logger';
 import { createWorkerRedis } from '../redis';
@@ -9,8 +8,11 @@ import { AuthUser, verifyToken } from '../http/auth';
 import { AppError } from '../errors';
 import { bodyParser, dateSchema, idSchema, Parser } from '../http/validate';
 import { parseCalendarDate } from '../domain/dates';
-import { adminRoomFor, bookingsRoomFor, RoomDecision, slotsRoomFor, vendorRoomFor } from './rooms';
+import { db } from '../db/knex';
+import { findGame } from '../db/games';
+import { adminRoomFor, bookingsRoomFor, RoomDecision, slotsRoomFor, vendorRoomFor, withinRoomLimit } from './rooms';
 import { ServerToClientEvents, socketChannelKey } from './publish';
+import { createGuardedAdapter } from './adapter';
 
 // The realtime process (SPEC §9): clients connect here, subscribe to rooms, and receive the events
 // workers publish through Redis. The Redis adapter lets any number of these processes run side by
@@ -22,7 +24,12 @@ interface SocketData {
   user: AuthUser | null;
 }
 
-type RealtimeSocket = Socket<Record<string, (...args: any[]) => void>, ServerToClientEvents, Record<string, never>, SocketData>;
+/** The workers' events, and the one the realtime process answers itself. */
+interface ServerEvents extends ServerToClientEvents {
+  pong_health: (payload: { status: 'ok'; nonce: string | number | null; server_ts: number }) => void;
+}
+
+type RealtimeSocket = Socket<Record<string, (...args: any[]) => void>, ServerEvents, Record<string, never>, SocketData>;
 
 export type Ack = { ok: true } | { ok: false; message: string };
 
@@ -47,41 +54,71 @@ const vendorSubscription = bodyParser<{ vendor_id: number }>({
   additionalProperties: false,
 });
 
+/** A nonce is whatever the client uses to match a pong to its ping: a short string or a number. */
+const healthPing = bodyParser<{ nonce?: string | number }>({
+  type: 'object',
+  properties: { nonce: { anyOf: [{ type: 'string', maxLength: 200 }, { type: 'number' }] } },
+  additionalProperties: false,
+});
+
 const adminPayload = bodyParser<Record<string, never>>({ type: 'object', additionalProperties: false });
 // connect_admin carries nothing; a client may send `{}` or only its ack callback.
 const adminSubscription: Parser<Record<string, never>> = (payload) => adminPayload(payload ?? {});
 
 /**
- * Registers a client→server event whose answer is a room to join; the last argument, when it is a
- * function, is the client's ack callback.
+ * Registers a client→server event (SPEC §9: each is acknowledged with `{ ok: true }` or
+ * `{ ok: false, message }`); the last argument, when it is a function, is the client's ack callback.
  */
-function onSubscribe<T>(socket: RealtimeSocket, event: string, parse: Parser<T>, decide: (payload: T) => RoomDecision): void {
-  socket.on(event, (...args: unknown[]) => {
+function onClientEvent<T>(socket: RealtimeSocket, event: string, parse: Parser<T>, handle: (payload: T) => Ack | Promise<Ack>): void {
+  socket.on(event, async (...args: unknown[]) => {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: Ack) => void) : null;
     let answer: Ack;
     try {
-      const decision = decide(parse(args[0]));
-      if (decision.ok) {
-        void socket.join(decision.room);
-        answer = { ok: true };
-      } else {
-        answer = decision;
-      }
+      answer = await handle(parse(args[0]));
     } catch (error) {
-      if (!(error instanceof AppError)) log.error({ err: error, event }, 'subscription failed');
+      if (!(error instanceof AppError)) log.error({ err: error, event }, 'client event failed');
       answer = { ok: false, message: error instanceof AppError ? error.message : 'Internal error' };
     }
-    log.debug({ socket: socket.id, event, ok: answer.ok }, 'subscription');
+    log.debug({ socket: socket.id, event, ok: answer.ok }, 'client event');
     ack?.(answer);
   });
 }
 
-function registerSubscriptions(socket: RealtimeSocket): void {
+/** The rooms a connection joined itself: every socket is also in the room of its own id. */
+function joinedRooms(socket: RealtimeSocket): Set<string> {
+  const rooms = new Set(socket.rooms);
+  rooms.delete(socket.id);
+  return rooms;
+}
+
+/** A client→server event whose answer is a room to join, within the connection's room limit. */
+function onSubscribe<T>(socket: RealtimeSocket, event: string, parse: Parser<T>, decide: (payload: T) => RoomDecision | Promise<RoomDecision>): void {
+  onClientEvent(socket, event, parse, async (payload) => {
+    const decision = await decide(payload);
+    if (!decision.ok) return decision;
+    // A socket that went away during the decision's read would be left in the room for good.
+    if (!socket.connected) return { ok: false, message: 'Disconnected' };
+    // Counted after the decision's await and joined in the same tick: subscriptions racing each
+    // other cannot all pass the check before any of them joined.
+    const allowed = withinRoomLimit(joinedRooms(socket), decision.room);
+    if (!allowed.ok) return allowed;
+    void socket.join(decision.room);
+    return { ok: true };
+  });
+}
+
+function registerClientEvents(socket: RealtimeSocket): void {
   const user = socket.data.user;
   onSubscribe(socket, 'subscribe_bookings', bookingsSubscription, ({ user_id }) => bookingsRoomFor(user, user_id));
-  onSubscribe(socket, 'subscribe_slots', slotsSubscription, ({ game_id, date }) => slotsRoomFor(game_id, parseCalendarDate(date)!));
+  onSubscribe(socket, 'subscribe_slots', slotsSubscription, async ({ vendor_id, game_id, date }) =>
+    slotsRoomFor(await findGame(game_id), vendor_id, game_id, parseCalendarDate(date)!));
   onSubscribe(socket, 'connect_vendor', vendorSubscription, ({ vendor_id }) => vendorRoomFor(user, vendor_id));
   onSubscribe(socket, 'connect_admin', adminSubscription, () => adminRoomFor(user));
+  // The HFG dashboard's bridge reconnects when it hears no pong for 20 s.
+  onClientEvent(socket, 'ping_health', (payload) => healthPing(payload ?? {}), ({ nonce }) => {
+    socket.emit('pong_health', { status: 'ok', nonce: nonce ?? null, server_ts: Date.now() });
+    return { ok: true };
+  });
 }
 
 /** SPEC §4: a socket lives no longer than the token it was opened with. */
@@ -144,12 +181,12 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
   });
 
   // Tokens travel in the handshake payload, never in cookies, so any web origin may connect.
-  const io = new Server<Record<string, (...args: any[]) => void>, ServerToClientEvents, Record<string, never>, SocketData>(httpServer, {
+  const io = new Server<Record<string, (...args: any[]) => void>, ServerEvents, Record<string, never>, SocketData>(httpServer, {
     path: '/socket.io',
     cors: { origin: config.corsOrigins },
     serveClient: false,
   });
-  io.adapter(createAdapter(publishing, subscribing, { key: socketChannelKey() }));
+  io.adapter(createGuardedAdapter(publishing, subscribing, { key: socketChannelKey() }));
   // The adapter subscribed above without waiting; a reply on the same connection proves the
   // subscription is in place, so no event published after start-up is missed.
   await subscribing.ping();
@@ -158,7 +195,7 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
   io.on('connection', (socket) => {
     log.debug({ socket: socket.id, user: socket.data.user }, 'client connected');
     disconnectWhenTokenExpires(socket);
-    registerSubscriptions(socket);
+    registerClientEvents(socket);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -192,7 +229,7 @@ if (require.main === module) {
         if (stopping) return;
         stopping = true;
         log.info({ signal }, 'realtime shutting down');
-        server.close().then(() => process.exit(0), () => process.exit(1));
+        server.close().then(() => db.destroy()).then(() => process.exit(0), () => process.exit(1));
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));

@@ -18,6 +18,7 @@ import { drainRelays, relayOutboxLeftovers } from './relay';
 import { processPaymentJob } from './payment-verification';
 import { processVendorSyncJob } from './vendor-sync';
 import { reconcileAges, reconcilePayments } from './reconciler';
+import { observeWorker, startWorkerMetricsServer } from './metrics';
 
 // The worker process: one BullMQ worker per booking partition (each partition runs one job at a
 // time across all worker processes), payment-verification and vendor-sync workers, the sweeper
@@ -57,6 +58,7 @@ function startWorker(queueName: string, processor: (job: Job<any, any>) => Promi
   });
   worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, queue: queueName, attempts: job?.attemptsMade, err: error }, 'job attempt failed'));
   worker.on('error', (error) => logger.error({ queue: queueName, err: error }, 'worker error'));
+  observeWorker(worker, queueName);
   return worker;
 }
 
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
     }),
   ];
   await scheduleSweeper();
+  const metricsServer = startWorkerMetricsServer();
   logger.info({ partitions: config.bookingPartitions, pid: process.pid }, 'worker started');
 
   let stopping = false;
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     clearInterval(serialTimer);
+    metricsServer?.close();
     await Promise.all(workers.map((w) => w.close()));
     await drainRelays();
     await closeQueues();

@@ -1,4 +1,8 @@
+import { ChildProcess, spawn } from 'child_process';
+import path from 'path';
 import { io as connectClient, Socket } from 'socket.io-client';
+import { freePort } from '../../scripts/test-env';
+import { onTestsDone } from './resources';
 
 // Real socket.io clients for the realtime tests: one way to open them, one way to listen.
 
@@ -50,4 +54,62 @@ export function recorder(client: Socket, options: { unstamped?: boolean } = {}) 
       });
     },
   };
+}
+
+// ---- realtime processes -----------------------------------------------------------------------
+
+export interface RealtimeProcess {
+  port: number;
+  child: ChildProcess;
+  /** Everything the process wrote (its pino lines), for a failing test to show. */
+  output(): string;
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const realtimeProcesses = new Set<RealtimeProcess>();
+let realtimeCloserRegistered = false;
+
+/**
+ * A realtime process (src/realtime/server.ts), as the Procfile runs it, on a free port, with this
+ * run's environment (the same REDIS_KEY_PREFIX, so it hears this run's workers); resolves once it
+ * listens.
+ */
+export async function startRealtimeProcess(env: Record<string, string> = {}): Promise<RealtimeProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', '..', 'src', 'realtime', 'server.ts')], {
+    env: { ...process.env, LOG_LEVEL: 'info', HFG_PROCESS: 'test-realtime', REALTIME_PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"realtime listening"')) resolve();
+      if (output.length > 200_000) output = output.slice(-20_000);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`realtime process exited (${code}) before it listened:\n${output.slice(-2000)}`)));
+  });
+  const handle: RealtimeProcess = {
+    port,
+    child,
+    output: () => output,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      realtimeProcesses.delete(handle);
+      return code;
+    },
+  };
+  realtimeProcesses.add(handle);
+  if (!realtimeCloserRegistered) {
+    realtimeCloserRegistered = true;
+    onTestsDone(() => Promise.all([...realtimeProcesses].map((p) => p.stop('SIGKILL'))));
+  }
+  await listening;
+  return handle;
 }

@@ -6,6 +6,7 @@ import { Socket } from 'socket.io-client';
 import { startRealtimeServer, RealtimeServer } from '../../src/realtime/server';
 import { closePublisher, PublishedEvent, publishEvents } from '../../src/realtime/publish';
 import { adminToken, tokenFor } from '../helpers/api';
+import { makeGame, makeVendor } from '../helpers/fixtures';
 import { onTestsDone } from '../helpers/resources';
 import { connected, openSocket, recorder } from '../helpers/sockets';
 
@@ -57,11 +58,86 @@ function publish<K extends PublishedEvent['kind']>(kind: K, payload: Extract<Pub
   return { ...payload, ...stamp };
 }
 
+/** A cafe with two games, for slot subscriptions (the realtime process checks the game is the cafe's). */
+async function cafeWithGames(): Promise<{ vendorId: number; gameIds: [number, number] }> {
+  const vendor = await makeVendor();
+  const [first, second] = [await makeGame(vendor.id), await makeGame(vendor.id)];
+  return { vendorId: vendor.id, gameIds: [first.game.id, second.game.id] };
+}
 
 test('subscribe_slots is public and accepts both date spellings', async () => {
+  const { vendorId, gameIds: [gameId] } = await cafeWithGames();
   const anonymous = await connect();
-  assert.equal(await anonymous.emitWithAck('subscribe_slots', { vendor_id: 1, game_id: 2, date: '20261124' }), { ok: true });
-  assert.equal(await anonymous.emitWithAck('subscribe_slots', { vendor_id: 1, game_id: 2, date: '2026-11-25' }), { ok: true });
+  assert.equal(await anonymous.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: '20261124' }), { ok: true });
+  assert.equal(await anonymous.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: '2026-11-25' }), { ok: true });
+});
+
+test('subscribe_slots refuses a game of another cafe, an unknown game and an unknown cafe', async () => {
+  const mine = await cafeWithGames();
+  const theirs = await cafeWithGames();
+  const client = await connect();
+  const refusals: Array<[object, RegExp]> = [
+    [{ vendor_id: mine.vendorId, game_id: theirs.gameIds[0], date: '2026-11-24' }, /is not a game of cafe/],
+    [{ vendor_id: mine.vendorId, game_id: 2147483647, date: '2026-11-24' }, /not found/],
+    [{ vendor_id: 2147483647, game_id: mine.gameIds[0], date: '2026-11-24' }, /is not a game of cafe/],
+  ];
+  for (const [payload, message] of refusals) {
+    const answer = await client.emitWithAck('subscribe_slots', payload);
+    assert.is(answer.ok, false, `${JSON.stringify(payload)} was accepted`);
+    assert.match(answer.message, message);
+  }
+  // Refused subscriptions joined nothing: a slot event of the foreign game does not reach it.
+  const feed = recorder(client);
+  const watcher = await connect();
+  const watcherFeed = recorder(watcher);
+  assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: theirs.vendorId, game_id: theirs.gameIds[0], date: '2026-11-24' }), { ok: true });
+  const seen = publish('slot_released', { vendor_id: theirs.vendorId, game_id: theirs.gameIds[0], slot_id: 1, date: '2026-11-24', available_slot: 2 });
+  assert.equal(await watcherFeed.waitFor('slot_released'), seen);
+  assert.equal(feed.received, []);
+});
+
+test('ping_health answers pong_health with the nonce and the server clock, and acks', async () => {
+  const client = await connect();
+  const feed = recorder(client);
+  const before = Date.now();
+  assert.equal(await client.emitWithAck('ping_health', { nonce: 'n-1' }), { ok: true });
+  const pong = await feed.waitFor('pong_health');
+  assert.equal(Object.keys(pong).sort(), ['nonce', 'server_ts', 'status']);
+  assert.is(pong.status, 'ok');
+  assert.is(pong.nonce, 'n-1');
+  assert.ok(pong.server_ts >= before - 1000 && pong.server_ts <= Date.now() + 1000, `server_ts ${pong.server_ts}`);
+  assert.equal(await client.emitWithAck('ping_health', { nonce: 7 }), { ok: true });
+  assert.is((await feed.waitFor('pong_health', (p) => p.nonce === 7)).status, 'ok');
+  const refused = await client.emitWithAck('ping_health', { nonce: { deep: true } });
+  assert.is(refused.ok, false);
+  assert.type(refused.message, 'string');
+});
+
+test('a connection joins at most 50 rooms: the 51st is refused, its own id room not counted, a repeat always fine', async () => {
+  const { vendorId, gameIds: [gameId] } = await cafeWithGames();
+  const userId = freshId();
+  const client = await connect(tokenFor('user', userId));
+  const dates = Array.from({ length: 49 }, (_, day) => new Date(Date.UTC(2027, 0, 1 + day)).toISOString().slice(0, 10));
+  assert.equal(await client.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
+  for (const date of dates) assert.equal(await client.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date }), { ok: true }, date);
+  const refused = await client.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: '2027-06-01' });
+  assert.equal(refused, { ok: false, message: 'A connection may join at most 50 rooms' });
+  assert.equal(await client.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: dates[0] }), { ok: true });
+  assert.equal(await client.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
+
+  // The refused room hears nothing; the joined ones still do.
+  const feed = recorder(client);
+  publish('slot_released', { vendor_id: vendorId, game_id: gameId, slot_id: 1, date: '2027-06-01', available_slot: 1 });
+  const last = publish('slot_released', { vendor_id: vendorId, game_id: gameId, slot_id: 1, date: dates[48], available_slot: 1 });
+  assert.equal(await feed.waitFor('slot_released'), last);
+  assert.equal(feed.received.length, 1);
+
+  // Subscriptions racing each other on a fresh connection: exactly 50 are let in.
+  const racer = await connect();
+  const answers = await Promise.all(Array.from({ length: 60 }, (_, day) => racer.emitWithAck('subscribe_slots', {
+    vendor_id: vendorId, game_id: gameId, date: new Date(Date.UTC(2028, 0, 1 + day)).toISOString().slice(0, 10),
+  })));
+  assert.is(answers.filter((answer) => answer.ok).length, 50);
 });
 
 test('subscribe_bookings: own id only, admin any id, anonymous refused', async () => {
@@ -107,6 +183,7 @@ test('connect_admin: admin token only, with or without an empty payload', async 
 });
 
 test('malformed payloads are refused with a message', async () => {
+  const { vendorId, gameIds: [gameId] } = await cafeWithGames();
   const admin = await connect(adminToken());
   const malformed: Array<[string, unknown]> = [
     ['subscribe_slots', { vendor_id: 1, game_id: 2, date: '20251345' }],
@@ -121,6 +198,8 @@ test('malformed payloads are refused with a message', async () => {
     ['subscribe_bookings', null],
     ['connect_vendor', { vendor_id: 'seven' }],
     ['connect_admin', { please: true }],
+    ['ping_health', 'ping'],
+    ['ping_health', { nonce: 'x', extra: 1 }],
   ];
   for (const [event, payload] of malformed) {
     const answer = await admin.emitWithAck(event, payload);
@@ -130,7 +209,7 @@ test('malformed payloads are refused with a message', async () => {
   }
   // A subscription without an ack callback is simply applied or ignored; the socket stays usable.
   admin.emit('subscribe_slots', { nonsense: true });
-  assert.equal(await admin.emitWithAck('subscribe_slots', { vendor_id: 1, game_id: 2, date: '20261124' }), { ok: true });
+  assert.equal(await admin.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: '20261124' }), { ok: true });
 });
 
 test('a bad token is refused at the handshake', async () => {
@@ -196,23 +275,23 @@ test('booking_updated reaches the user, the cafe and admins, and nobody else', a
 });
 
 test('slot events reach the room of that game and date only', async () => {
-  const gameId = freshId();
+  const { vendorId, gameIds: [gameId, otherGameId] } = await cafeWithGames();
   const watcher = await connect();
   const otherDay = await connect();
   const otherGame = await connect(tokenFor('user', freshId()));
   const feeds = { watcher: recorder(watcher), otherDay: recorder(otherDay), otherGame: recorder(otherGame) };
-  assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId, date: '20261124' }), { ok: true });
-  assert.equal(await otherDay.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId, date: '2026-11-25' }), { ok: true });
-  assert.equal(await otherGame.emitWithAck('subscribe_slots', { vendor_id: 3, game_id: gameId + 1, date: '2026-11-24' }), { ok: true });
+  assert.equal(await watcher.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: '20261124' }), { ok: true });
+  assert.equal(await otherDay.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: '2026-11-25' }), { ok: true });
+  assert.equal(await otherGame.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: otherGameId, date: '2026-11-24' }), { ok: true });
 
-  const pending = publish('slot_pending', { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 2, booking_id: freshId() });
-  const unit = { vendor_id: 3, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 3 };
+  const pending = publish('slot_pending', { vendor_id: vendorId, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 2, booking_id: freshId() });
+  const unit = { vendor_id: vendorId, game_id: gameId, slot_id: 31, date: '2026-11-24', available_slot: 3 };
   const released = publish('slot_released', unit, { booking_id: 99 });
   assert.equal(await feeds.watcher.waitFor('slot_pending'), pending);
   assert.equal(await feeds.watcher.waitFor('slot_released'), released);
 
   const nextDay = publish('slot_released', { ...unit, date: '2026-11-25', available_slot: 1 });
-  const nextGame = publish('slot_released', { ...unit, game_id: gameId + 1, available_slot: 5 });
+  const nextGame = publish('slot_released', { ...unit, game_id: otherGameId, available_slot: 5 });
   assert.equal(await feeds.otherDay.waitFor('slot_released'), nextDay);
   assert.equal(await feeds.otherGame.waitFor('slot_released'), nextGame);
 

@@ -7,22 +7,100 @@ import { createRouter, AppState } from '../context';
 import { basicCredentialsMatch } from '../auth';
 import { Forbidden, Unauthenticated } from '../../errors';
 import { allQueueNames, queue } from '../../jobs/queues';
+import { checkBasicCredentials } from '../rate-limit';
 
 // Bull Board over every queue (SPEC §5.5), for admins: HTTP Basic (ADMIN_USER / ADMIN_PASSWORD),
 // which a browser prompts for, or an admin bearer token, which scripts use.
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
-const requireAdmin: Middleware<AppState> = async (ctx, next) => {
-  if (ctx.state.user?.role === 'admin' || basicCredentialsMatch(ctx.get('Authorization') || undefined)) {
-    await next();
-    return;
+/** Admin token, or the admin Basic credentials (wrong ones are counted per address: rate-limit.ts). */
+export function requireAdmin(realm: string): Middleware<AppState> {
+  return async (ctx, next) => {
+    if (ctx.state.user?.role === 'admin') return next();
+    const header = ctx.get('Authorization') || undefined;
+    if (!ctx.state.user && /^Basic\s/i.test(header ?? '') && (await checkBasicCredentials(ctx, () => basicCredentialsMatch(header)))) {
+      return next();
+    }
+    if (ctx.state.user) throw new Forbidden('Requires role admin');
+    // Without this challenge a browser shows the JSON instead of a login prompt.
+    ctx.set('WWW-Authenticate', `Basic realm="${realm}", charset="UTF-8"`);
+    throw new Unauthenticated('Admin credentials required (HTTP Basic or an admin token)');
+  };
+}
+
+/**
+ * What the board may change (SPEC §5.5): it retries failed jobs, and nothing else. Bull Board's
+ * own options only hide buttons (`allowRetries` and friends are read by the UI, and its
+ * `readOnlyMode` forbids retries too), so every other write to its API is refused here: adding
+ * or editing jobs, a queue's concurrency (a booking partition runs one job at a time across all
+ * workers) or rate limit, pausing, emptying, cleaning, obliterating, promoting, removing,
+ * scheduler changes, history purges. Reads pass.
+ */
+const RETRY_FAILED_OF_QUEUE = /^\/api\/queues\/([^/]+)\/retry\/failed$/;
+const RETRY_ONE_JOB = /^\/api\/queues\/([^/]+)\/([^/]+)\/retry$/;
+/** Bull Board's router matches case-insensitively and tries `:queue/clean/:status` and `:queue/retry/:status` first. */
+const ROUTE_WORDS = new Set(['clean', 'retry']);
+
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
   }
-  if (ctx.state.user) throw new Forbidden('Requires role admin');
-  // Without this challenge a browser shows the JSON instead of a login prompt.
-  ctx.set('WWW-Authenticate', 'Basic realm="HFG queues", charset="UTF-8"');
-  throw new Unauthenticated('Admin credentials required (HTTP Basic or an admin token)');
+}
+
+async function isFailedJob(queueName: string, jobId: string): Promise<boolean> {
+  if (!allQueueNames().includes(queueName)) return false;
+  const job = await queue(queueName).getJob(jobId);
+  // A completed job run again would repeat its effect (a hold, a refund): only failed ones.
+  return job ? (await job.getState()) === 'failed' : false;
+}
+
+async function boardWriteAllowed(method: string, path: string): Promise<boolean> {
+  if (method === 'GET' || method === 'HEAD') return true;
+  if (method !== 'PUT') return false;
+  if (RETRY_FAILED_OF_QUEUE.test(path)) return true;
+  const one = RETRY_ONE_JOB.exec(path);
+  if (!one) return false;
+  const queueName = decoded(one[1]);
+  const jobId = decoded(one[2]);
+  if (queueName === null || jobId === null || ROUTE_WORDS.has(jobId.toLowerCase())) return false;
+  return isFailedJob(queueName, jobId);
+}
+
+const onlyRetries: Middleware<AppState> = async (ctx, next) => {
+  const below = ctx.path.slice(BULL_BOARD_PATH.length) || '/';
+  if (!(await boardWriteAllowed(ctx.method, below))) {
+    throw new Forbidden('The queue board may only retry failed jobs');
+  }
+  await next();
 };
+
+/**
+ * The board's page loads its scripts and styles from its own static path (and Google Fonts), and
+ * talks only to its own API; its one inline script is JSON, never run.
+ */
+const BOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com",
+  "font-src 'self' https://fonts.gstatic.com data:",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const boardHeaders: Middleware<AppState> = async (ctx, next) => {
+  await next();
+  if (ctx.response.is('html')) ctx.set('Content-Security-Policy', BOARD_CSP);
+};
+
+/** What the UI offers (read by the UI only; onlyRetries is what refuses the rest). Untyped: the typings lag the adapter. */
+const RETRY_BUTTONS = { allowRetries: true, allowCompletedRetries: false };
 
 // Built on first use, so that starting the web process (or importing the routes in a test) opens
 // no Redis connection until someone actually looks at the board.
@@ -33,7 +111,7 @@ function bullBoard(): Middleware {
     const serverAdapter = new KoaAdapter();
     serverAdapter.setBasePath(BULL_BOARD_PATH);
     createBullBoard({
-      queues: allQueueNames().map((name) => new BullMQAdapter(queue(name))),
+      queues: allQueueNames().map((name) => new BullMQAdapter(queue(name), RETRY_BUTTONS)),
       // @bull-board/koa pins its own copy of @bull-board/api one patch release behind; the
       // adapter interface is the same, only the duplicated private fields differ in type.
       serverAdapter: serverAdapter as unknown as IServerAdapter,
@@ -47,4 +125,4 @@ function bullBoard(): Middleware {
 
 export const adminRouter = createRouter();
 
-adminRouter.all(`${BULL_BOARD_PATH}{/*rest}`, requireAdmin, (ctx, next) => bullBoard()(ctx, next));
+adminRouter.all(`${BULL_BOARD_PATH}{/*rest}`, requireAdmin('HFG queues'), onlyRetries, boardHeaders, (ctx, next) => bullBoard()(ctx, next));
