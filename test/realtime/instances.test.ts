@@ -64,7 +64,7 @@ async function allGet(feeds: Feed[], expected: ReturnType<typeof bookingUpdate>)
   }
 }
 
-const statusesOf = (feed: Feed) => feed.received.map((entry) => [entry.event, entry.payload.booking_id, entry.payload.status]);
+const statusesOf = (feed: Pick<Feed, 'received'>) => feed.received.map((entry) => [entry.event, entry.payload.booking_id, entry.payload.status]);
 const slotEventsOf = (feed: Feed) => feed.received.map((entry) => [entry.event, entry.payload.slot_id, entry.payload.available_slot]);
 
 test('booking_updated on every transition reaches the user, the cafe and admins on either instance, and nobody else', async () => {
@@ -155,7 +155,9 @@ test('booking_updated on every transition reaches the user, the cafe and admins 
   const theirEvents = [['booking_updated', theirs, 'pending_verified'], ['booking_updated', theirs, 'cancelled']];
   assert.equal(statusesOf(gamer.feed), [...mine, refund]);
   assert.equal(statusesOf(staff.feed), [...mine, rivalHold, refund]);
-  assert.equal(statusesOf(admin.feed), [theirEvents[0], ...mine, rivalHold, refund, theirEvents[1]]);
+  // Admins hear every cafe, and other test files book at the same time: only these two cafes are compared.
+  const theseCafes = (entry: { payload: { vendor_id: number } }) => entry.payload.vendor_id === cafe.vendor.id || entry.payload.vendor_id === other.vendor.id;
+  assert.equal(statusesOf({ received: admin.feed.received.filter(theseCafes) }), [theirEvents[0], ...mine, rivalHold, refund, theirEvents[1]]);
   assert.equal(statusesOf(otherGamer.feed), theirEvents);
   assert.equal(statusesOf(otherStaff.feed), theirEvents);
 
@@ -172,8 +174,8 @@ test('booking_updated on every transition reaches the user, the cafe and admins 
   assert.equal(idle.received, []);
 
   // Every event is stamped (an unstamped feed shows a bad stamp in its payload), each with its own id.
-  const ids = adminStamps.received.map((entry) => entry.payload.event_id);
-  assert.is(ids.length, admin.feed.received.length);
+  const ids = adminStamps.received.filter(theseCafes).map((entry) => entry.payload.event_id);
+  assert.is(ids.length, admin.feed.received.filter(theseCafes).length);
   assert.is(new Set(ids).size, ids.length);
 });
 
