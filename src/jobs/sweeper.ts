@@ -5,15 +5,18 @@ import { QUEUE_NAMES, queue } from './queues';
 // sweeper.ts runs them): `sweep` turns expired holds into release jobs in their booking
 // partitions every SWEEP_INTERVAL_MS; `relay-outbox` sends outbox events a crash or a Redis
 // failure left behind; `prune-ledger` deletes request-ledger answers past their retention;
-// `reconcile` asks Razorpay about what the service may have missed (src/workers/reconciler.ts).
+// `reconcile` asks Razorpay about what the service may have missed (src/workers/reconciler.ts);
+// `vendor-clock` moves dashboard rows from upcoming to current to completed as the cafes' clocks
+// go (src/workers/vendor-sync.ts).
 
-export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger' | 'reconcile';
+export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger' | 'reconcile' | 'vendor-clock';
 
 const SCHEDULES: Array<{ id: string; name: SweeperJobName; every: number }> = [
   { id: 'sweep-expired-holds', name: 'sweep', every: config.sweepIntervalMs },
   { id: 'relay-outbox-leftovers', name: 'relay-outbox', every: 5000 },
   { id: 'prune-request-ledger', name: 'prune-ledger', every: 3600_000 },
   { id: 'reconcile-payments', name: 'reconcile', every: config.reconcileIntervalMs },
+  { id: 'vendor-dashboard-clock', name: 'vendor-clock', every: 60_000 },
 ];
 
 export function sweeperQueue() {

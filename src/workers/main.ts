@@ -16,7 +16,7 @@ import { processBookingJob } from './booking';
 import { sweepExpiredHolds } from './sweeper';
 import { drainRelays, relayOutboxLeftovers } from './relay';
 import { processPaymentJob } from './payment-verification';
-import { processVendorSyncJob } from './vendor-sync';
+import { processVendorSyncJob, resyncByClock } from './vendor-sync';
 import { reconcileAges, reconcilePayments } from './reconciler';
 import { observeWorker, startWorkerMetricsServer } from './metrics';
 
@@ -67,6 +67,7 @@ const sweeperJobs: Record<SweeperJobName, () => Promise<unknown>> = {
   'relay-outbox': async () => ({ relayed: await relayOutboxLeftovers() }),
   'prune-ledger': async () => ({ pruned: await pruneLedger() }),
   reconcile: () => reconcilePayments(reconcileAges(config.holdTtlSeconds)),
+  'vendor-clock': async () => ({ queued: await resyncByClock() }),
 };
 
 /**

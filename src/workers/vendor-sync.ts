@@ -1,33 +1,26 @@
-import { Job } from 'bullmq';
-import { db } from '../db/knex';
-import { hasStarted, bookingDay } from '../domain/slot-availability';
-import { VendorSyncData } from '../jobs/vendor-sync';
+import { Job, UnrecoverableError } from 'bullmq';
+import { db, Transaction } from '../db/knex';
+import {
+  clockCandidates, DashboardRow, lockVendorTables, PromoRow, replaceVendorRows, ShownBooking, shownBookings, SyncScope, vendorsOfBookings,
+} from '../db/vendor-tables';
+import { hasStarted, bookingDay, datesThatAreTodaySomewhere, VendorCalendar } from '../domain/slot-availability';
+import { enqueueBookingSync, RepairVendorData, VendorSyncData, VendorSyncJobName } from '../jobs/vendor-sync';
+import { logger } from '../logger';
 
-// The vendor-sync processor (SPEC §8): each vendor's dashboard and promo rows for the bookings a
-// transaction changed, upserted from what those bookings are now, so a job run twice, late or out
-// of order still leaves the truth. Only bookings that were paid for appear.
+// The vendor-sync processor (SPEC §8): each vendor's dashboard and promo rows, rewritten from what
+// the bookings are now (src/db/vendor-tables.ts says which are shown), so a job run twice, late or
+// out of order still leaves the truth; a row the truth does not show is deleted. The clock job
+// finds rows whose upcoming/current/completed moved on and queues their sync.
 
-interface SyncedBooking {
-  id: number;
-  vendor_id: number;
-  user_id: number;
-  username: string;
-  game_id: number;
-  game_name: string;
+interface Timed extends VendorCalendar {
+  status: string;
   book_date: string;
   start_time: string;
   end_time: string;
-  status: string;
-  price_paise: number;
-  paid_paise: number | null;
-  transaction_id: number;
-  promo_code: string | null;
-  timezone: string;
-  opening_days: string[];
 }
 
 /** `upcoming`, `current` or `completed` by the cafe's clock for a confirmed booking; else its status. */
-function dashboardStatus(booking: SyncedBooking, now: Date): string {
+export function dashboardStatus(booking: Timed, now: Date): string {
   if (booking.status !== 'confirmed') return booking.status;
   const day = bookingDay(booking, booking.book_date, now);
   if (!hasStarted(day, booking.start_time)) return 'upcoming';
@@ -35,36 +28,57 @@ function dashboardStatus(booking: SyncedBooking, now: Date): string {
   return ended ? 'completed' : 'current';
 }
 
-export async function syncVendorBookings(bookingIds: number[], now: Date = new Date()): Promise<number> {
-  const bookings: SyncedBooking[] = await db('bookings as b')
-    .join('users as u', 'u.id', 'b.user_id')
-    .join('games as g', 'g.id', 'b.game_id')
-    .join('slots as s', 's.id', 'b.slot_id')
-    .join('vendors as v', 'v.id', 'b.vendor_id')
-    .join('transactions as t', 't.id', 'b.transaction_id')
-    .leftJoin('promo_codes as p', 'p.id', 't.promo_code_id')
-    .whereIn('b.id', bookingIds)
-    .whereIn('b.status', ['confirmed', 'cancelled', 'refunded'])
-    .select('b.id', 'b.vendor_id', 'b.user_id', 'u.name as username', 'b.game_id', 'g.game_name', 'b.book_date', 's.start_time', 's.end_time',
-      'b.status', 'b.price_paise', 'b.paid_paise', 'b.transaction_id', 'p.code as promo_code', 'v.timezone', 'v.opening_days');
-  if (bookings.length === 0) return 0;
-  await db.transaction(async (trx) => {
-    await trx('vendor_dashboard').insert(bookings.map((b) => ({
-      vendor_id: b.vendor_id, book_id: b.id, user_id: b.user_id, username: b.username, game_id: b.game_id, game_name: b.game_name,
-      console_id: null, date: b.book_date, start_time: b.start_time, end_time: b.end_time, book_status: dashboardStatus(b, now),
-      amount: b.paid_paise ?? b.price_paise, updated_at: now,
-    }))).onConflict(['vendor_id', 'book_id']).merge();
-    const promoted = bookings.filter((b) => b.promo_code);
-    if (promoted.length) {
-      await trx('vendor_promo_detail').insert(promoted.map((b) => ({
-        vendor_id: b.vendor_id, booking_id: b.id, transaction_id: b.transaction_id, promo_code: b.promo_code,
-        discount_applied: b.price_paise - (b.paid_paise ?? b.price_paise), actual_price: b.price_paise, updated_at: now,
-      }))).onConflict(['vendor_id', 'booking_id']).merge();
-    }
-  });
-  return bookings.length;
+function dashboardRow(b: ShownBooking, now: Date): DashboardRow {
+  return {
+    vendor_id: b.vendor_id, book_id: b.id, user_id: b.user_id, username: b.username, game_id: b.game_id, game_name: b.game_name,
+    console_id: null, date: b.book_date, start_time: b.start_time, end_time: b.end_time, book_status: dashboardStatus(b, now),
+    amount: b.paid_paise ?? b.price_paise, updated_at: now,
+  };
 }
 
-export async function processVendorSyncJob(job: Job<VendorSyncData>): Promise<{ synced: number }> {
-  return { synced: await syncVendorBookings(job.data.bookingIds) };
+function promoRow(b: ShownBooking & { promo_code: string; transaction_id: number }, now: Date): PromoRow {
+  return {
+    vendor_id: b.vendor_id, booking_id: b.id, transaction_id: b.transaction_id, promo_code: b.promo_code,
+    discount_applied: b.price_paise - (b.paid_paise ?? b.price_paise), actual_price: b.price_paise, updated_at: now,
+  };
+}
+
+/** One transaction: lock the vendors' rows, read the truth, make the scope's rows say it. */
+async function syncScope(scopeOf: (trx: Transaction) => Promise<SyncScope>, now: Date): Promise<{ upserted: number; deleted: number }> {
+  return db.transaction(async (trx) => {
+    const scope = await scopeOf(trx);
+    if (scope.vendorIds.length === 0) return { upserted: 0, deleted: 0 };
+    await lockVendorTables(trx, scope.vendorIds);
+    const shown = await shownBookings(trx, scope);
+    const promoted = shown.filter((b): b is ShownBooking & { promo_code: string; transaction_id: number } => !!b.promo_code && b.transaction_id !== null);
+    return replaceVendorRows(trx, scope, shown.map((b) => dashboardRow(b, now)), promoted.map((b) => promoRow(b, now)));
+  });
+}
+
+export function syncVendorBookings(bookingIds: number[], now: Date = new Date()) {
+  return syncScope(async (trx) => ({ vendorIds: await vendorsOfBookings(trx, bookingIds), bookingIds }), now);
+}
+
+/** Rebuilds one vendor's rows from the truth: every shown booking upserted, every other row deleted. */
+export function repairVendor(vendorId: number, now: Date = new Date()) {
+  return syncScope(async () => ({ vendorIds: [vendorId] }), now);
+}
+
+/** The clock job (sweeper schedule `vendor-clock`): queues a sync of the rows whose status by the cafe's clock moved on. */
+export async function resyncByClock(now: Date = new Date()): Promise<number> {
+  const latestToday = datesThatAreTodaySomewhere(now).sort().at(-1)!;
+  const due = (await clockCandidates(latestToday)).filter((row) => dashboardStatus({ ...row, status: 'confirmed', book_date: row.date }, now) !== row.book_status);
+  if (due.length) {
+    await enqueueBookingSync(due.map((row) => row.book_id));
+    logger.info({ rows: due.length }, 'queued sync of dashboard rows the clock moved on');
+  }
+  return due.length;
+}
+
+export async function processVendorSyncJob(job: Job): Promise<{ upserted: number; deleted: number }> {
+  switch (job.name as VendorSyncJobName) {
+    case 'sync-bookings': return syncVendorBookings((job.data as VendorSyncData).bookingIds);
+    case 'repair-vendor': return repairVendor((job.data as RepairVendorData).vendorId);
+    default: throw new UnrecoverableError(`unknown vendor-sync job ${job.name}`);
+  }
 }
