@@ -6,6 +6,8 @@ export interface Config {
   redisUrl: string;
   port: number;
   realtimePort: number;
+  /** Where browsers reach the realtime process from the cafe board (an origin); null: the board's own host at REALTIME_PORT. */
+  boardRealtimeUrl: string | null;
   jwtSecret: string;
   razorpayKeyId: string;
   razorpayKeySecret: string;
@@ -106,6 +108,19 @@ export function parseConfig(env: Env): Config {
     return list;
   }
 
+  /** An http(s) origin without a path (socket.io would read a path as a namespace); a trailing slash is dropped. */
+  function optionalOrigin(name: string): string | null {
+    const raw = (env[name] ?? '').trim().replace(/\/$/, '');
+    if (raw === '') return null;
+    let parsed: URL | null = null;
+    try { parsed = new URL(raw); } catch { /* reported below */ }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== raw) {
+      problems.push(`${name} must be an origin such as https://realtime.example.com (got "${raw}")`);
+      return null;
+    }
+    return raw;
+  }
+
   function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
@@ -121,6 +136,7 @@ export function parseConfig(env: Env): Config {
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     port: integer('PORT', 3000, 0, 65535),
     realtimePort: integer('REALTIME_PORT', 3001, 0, 65535),
+    boardRealtimeUrl: optionalOrigin('BOARD_REALTIME_URL'),
     jwtSecret: text('JWT_SECRET', undefined, 16),
     razorpayKeyId: text('RAZORPAY_KEY_ID'),
     razorpayKeySecret: text('RAZORPAY_KEY_SECRET'),
