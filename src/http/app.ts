@@ -11,7 +11,7 @@ import { logger } from '../logger';
 import { routes } from './routes';
 import { BULL_BOARD_PATH } from './routes/admin';
 import { httpMetrics } from './metrics';
-import { writeRateLimits } from './rate-limit';
+import { addressRateLimit, callerRateLimit } from './rate-limit';
 import { securityHeaders } from './security-headers';
 
 export const BODY_LIMIT = '64kb';
@@ -86,10 +86,11 @@ export function createApp(): Koa<AppState> {
   app.use(corsPolicy);
   app.use(errorMiddleware);
   app.use(apiPrefix);
+  app.use(addressRateLimit);
   app.use(requireJsonBody);
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: BODY_LIMIT, encoding: 'utf-8', enableRawChecking: false, parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'] }));
   app.use(authenticate);
-  app.use(writeRateLimits);
+  app.use(callerRateLimit);
   for (const router of routes) {
     app.use(router.routes());
     app.use(router.allowedMethods());

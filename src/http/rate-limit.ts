@@ -87,46 +87,55 @@ function refuse(ctx: Context, retryAfter: number, message: string): never {
   throw new RateLimited(message);
 }
 
+const isLimitedWrite = (ctx: Context) => WRITE_METHODS.has(ctx.method) && !UNLIMITED_PATHS.has(ctx.path);
+
+async function limit(ctx: Context, check: Promise<Outcome>): Promise<void> {
+  const outcome = await check;
+  if (outcome.refused) refuse(ctx, outcome.retryAfterSeconds, 'Too many requests; try again later');
+}
+
 /**
- * Writes per minute per caller (token `sub`) and per client address. Every write counts, refused
- * ones too: a flood of bad requests is still a flood.
+ * Writes per minute per client address. It runs before the body is parsed and the token checked,
+ * so every write counts, refused ones too: a flood of malformed bodies or bad tokens is still a flood.
  */
-export const writeRateLimits: Middleware<AppState> = async (ctx, next) => {
-  if (!WRITE_METHODS.has(ctx.method) || UNLIMITED_PATHS.has(ctx.path)) return next();
-  const checks: Array<Promise<Outcome>> = [];
-  if (config.rateLimitAddressPerMin > 0) {
-    checks.push(take(named('address', config.rateLimitAddressPerMin, 60), ctx.ip));
+export const addressRateLimit: Middleware<AppState> = async (ctx, next) => {
+  if (isLimitedWrite(ctx) && config.rateLimitAddressPerMin > 0) {
+    await limit(ctx, take(named('address', config.rateLimitAddressPerMin, 60), ctx.ip));
   }
+  return next();
+};
+
+/** Writes per minute per caller (token `sub`), once the token is verified: a forged one cannot spend another's allowance. */
+export const callerRateLimit: Middleware<AppState> = async (ctx, next) => {
   const user = ctx.state.user;
-  if (user && config.rateLimitUserPerMin > 0) {
-    checks.push(take(named('user', config.rateLimitUserPerMin, 60), String(user.id)));
+  if (user && isLimitedWrite(ctx) && config.rateLimitUserPerMin > 0) {
+    await limit(ctx, take(named('user', config.rateLimitUserPerMin, 60), String(user.id)));
   }
-  const refusals = (await Promise.all(checks)).flatMap((outcome) => (outcome.refused ? [outcome.retryAfterSeconds] : []));
-  if (refusals.length) refuse(ctx, Math.max(...refusals), 'Too many requests; try again later');
   return next();
 };
 
 const basicFailures = () => named('basic-failures', BASIC_FAILURES_ALLOWED, BASIC_FAILURE_WINDOW_SECONDS);
 
 /**
- * Guards an HTTP Basic check against password guessing: an address that sent
- * BASIC_FAILURES_ALLOWED wrong credentials within 15 minutes is refused 429 until the window
- * ends, even with the right ones (else the guesser learns which guess was right).
+ * Guards an HTTP Basic check against password guessing: each address may have its credentials
+ * compared BASIC_FAILURES_ALLOWED times per 15 minutes, and right ones give their attempt back.
+ * The attempt is taken (an atomic increment) before the comparison, so guesses sent all at once
+ * cannot all pass a count read before any of them was recorded. Past the allowance the address is
+ * refused 429 until the window ends, even with the right credentials (else the guesser learns
+ * which guess was right); an admin bearer token is never refused by it.
  */
 export async function checkBasicCredentials(ctx: Context, matches: () => boolean): Promise<boolean> {
   const store = basicFailures();
   const key = ctx.ip;
+  let taken = false;
   try {
-    const seen = await withinRedisWait(store.get(key));
-    if (seen && seen.consumedPoints >= BASIC_FAILURES_ALLOWED) {
-      refuse(ctx, retryAfterSeconds(seen), 'Too many wrong credentials from this address; try again later');
-    }
+    await withinRedisWait(store.consume(key));
+    taken = true;
   } catch (error) {
-    if (error instanceof RateLimited) throw error;
+    if (error instanceof RateLimiterRes) refuse(ctx, retryAfterSeconds(error), 'Too many wrong credentials from this address; try again later');
     logger.debug({ err: error }, 'basic-failure limiter unavailable; credentials checked unlimited');
   }
-  if (matches()) return true;
-  // Only counted: the request already fails 401, and this very guess was allowed.
-  await withinRedisWait(store.penalty(key)).catch((error) => logger.debug({ err: error }, 'could not count a wrong Basic password'));
-  return false;
+  if (!matches()) return false;
+  if (taken) await withinRedisWait(store.reward(key)).catch((error) => logger.debug({ err: error }, 'could not give back a right Basic attempt'));
+  return true;
 }

@@ -10,7 +10,7 @@ import { bodyParser, dateSchema, idSchema, Parser } from '../http/validate';
 import { parseCalendarDate } from '../domain/dates';
 import { db } from '../db/knex';
 import { findGame } from '../db/games';
-import { adminRoomFor, bookingsRoomFor, RoomDecision, slotsRoomFor, vendorRoomFor, withinRoomLimit } from './rooms';
+import { adminRoomFor, bookingsRoomFor, RoomDecision, slotsRoom, slotsRoomFor, vendorRoomFor, withinRoomLimit } from './rooms';
 import { ServerToClientEvents, socketChannelKey } from './publish';
 import { createGuardedAdapter } from './adapter';
 
@@ -84,6 +84,22 @@ function onClientEvent<T>(socket: RealtimeSocket, event: string, parse: Parser<T
   });
 }
 
+/** Games known to the cache at most: a game never moves to another cafe, so its answer is kept. */
+const GAME_CAFES_KEPT = 10_000;
+const gameCafes = new Map<number, number>();
+
+/** The cafe of a game, read from the database once per game (subscriptions are public and may come in floods). */
+async function cafeOfGame(gameId: number): Promise<{ vendor_id: number } | undefined> {
+  const known = gameCafes.get(gameId);
+  if (known !== undefined) return { vendor_id: known };
+  const game = await findGame(gameId);
+  if (game) {
+    if (gameCafes.size >= GAME_CAFES_KEPT) gameCafes.delete(gameCafes.keys().next().value!);
+    gameCafes.set(gameId, game.vendor_id);
+  }
+  return game;
+}
+
 /** The rooms a connection joined itself: every socket is also in the room of its own id. */
 function joinedRooms(socket: RealtimeSocket): Set<string> {
   const rooms = new Set(socket.rooms);
@@ -110,8 +126,12 @@ function onSubscribe<T>(socket: RealtimeSocket, event: string, parse: Parser<T>,
 function registerClientEvents(socket: RealtimeSocket): void {
   const user = socket.data.user;
   onSubscribe(socket, 'subscribe_bookings', bookingsSubscription, ({ user_id }) => bookingsRoomFor(user, user_id));
-  onSubscribe(socket, 'subscribe_slots', slotsSubscription, async ({ vendor_id, game_id, date }) =>
-    slotsRoomFor(await findGame(game_id), vendor_id, game_id, parseCalendarDate(date)!));
+  onSubscribe(socket, 'subscribe_slots', slotsSubscription, async ({ vendor_id, game_id, date }) => {
+    const day = parseCalendarDate(date)!;
+    // Refused before the database is asked: a connection at its limit cannot keep it busy.
+    const room = withinRoomLimit(joinedRooms(socket), slotsRoom(game_id, day));
+    return room.ok ? slotsRoomFor(await cafeOfGame(game_id), vendor_id, game_id, day) : room;
+  });
   onSubscribe(socket, 'connect_vendor', vendorSubscription, ({ vendor_id }) => vendorRoomFor(user, vendor_id));
   onSubscribe(socket, 'connect_admin', adminSubscription, () => adminRoomFor(user));
   // The HFG dashboard's bridge reconnects when it hears no pong for 20 s.

@@ -99,10 +99,30 @@ test('retrying failed jobs is allowed, one or all; a completed job is not run ag
 
   const completing = await sweeper.add('prune-ledger', {});
   await eventually(async () => ((await sweeper.getJob(completing.id!)) && (await (await sweeper.getJob(completing.id!))!.getState()) === 'completed') || undefined, 'prune-ledger to complete', 10_000);
-  assert.is((await board('PUT', `/queues/sweeper/${completing.id}/retry`)).status, 403);
-  assert.is((await board('PUT', '/queues/sweeper/no-such-job/retry')).status, 403);
+  const again = await board('PUT', `/queues/sweeper/${completing.id}/retry`);
+  assert.equal([again.status, again.body.code, again.body.details?.state], [409, 'invalid_state', 'completed'], JSON.stringify(again.body));
+  assert.is((await board('PUT', '/queues/sweeper/no-such-job/retry')).status, 404);
+  assert.is((await board('PUT', '/queues/no-such-queue/1/retry')).status, 404);
   assert.is((await board('PUT', '/queues/no-such-queue/retry/failed')).status, 404);
   assert.is((await board('GET', '/queues')).status, 200, 'reads pass');
+});
+
+test('retries of one failed job sent at once: each is run once or refused 409, never a 500', async () => {
+  const sweeper = queue(QUEUE_NAMES.sweeper);
+  const failing = await sweeper.add('not-a-sweeper-job', {}, { attempts: 1 });
+  await eventually(async () => ((await (await sweeper.getJob(failing.id!))?.getState()) === 'failed') || undefined, 'the job to fail', 10_000);
+  const answers = await Promise.all(Array.from({ length: 16 }, () => board('PUT', `/queues/sweeper/${encodeURIComponent(failing.id!)}/retry`)));
+  const statuses = answers.map((answer) => answer.status);
+  assert.ok(statuses.every((status) => status === 204 || status === 409), JSON.stringify(statuses));
+  assert.ok(answers.every((answer) => answer.status === 204 || answer.body.code === 'invalid_state'), 'refusals are the API\'s own error shape');
+  const retried = statuses.filter((status) => status === 204).length;
+  assert.ok(retried >= 1);
+  // The job fails at once, so a late request may find it failed again and retry it rightly; but
+  // every 204 is exactly one more run: the first attempt and one per accepted retry.
+  await eventually(async () => {
+    const job = await sweeper.getJob(failing.id!);
+    return job && (await job.getState()) === 'failed' && job.attemptsStarted === 1 + retried ? true : undefined;
+  }, `the job to have run ${1 + retried} times`, 10_000);
 });
 
 test('the board page loads and lists the queues under its Content-Security-Policy', async () => {
@@ -146,6 +166,15 @@ test('wrong Basic passwords: after 10 from one address, 429 for that address (ev
   assert.is((await attempt(adminBasic())).status, 429, 'the right password does not pass while blocked');
   assert.is((await attempt(adminBasic(), freshAddress())).status, 200, 'another address');
   assert.is((await attempt(`Bearer ${adminToken()}`)).status, 200, 'an admin token is not a guess');
+});
+
+test('a burst of wrong Basic passwords sent at once from one address: no more than 10 are compared', async () => {
+  const address = freshAddress();
+  const answers = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+    api('GET', '/admin/queues/api/queues', { headers: { authorization: basic(config.adminUser, `burst-${i}`), 'x-forwarded-for': address } })));
+  const statuses = answers.map((answer) => answer.status);
+  assert.is(statuses.filter((status) => status === 401).length, 10, JSON.stringify(statuses));
+  assert.is(statuses.filter((status) => status === 429).length, 50);
 });
 
 test('headers: nosniff on every answer; no-store on authenticated answers; public catalog reads stay cacheable', async () => {

@@ -73,6 +73,22 @@ test('per address: anonymous writes from one address, across both processes; ano
   assertRateLimited(await send(webs[0], 'POST', '/bookings', { address: `${freshAddress()}, ${address}`, body: {} }), 'spoofed leftmost X-Forwarded-For');
 });
 
+test('per address: writes refused before the token or the body is looked at count too (bad tokens, malformed JSON)', async () => {
+  const address = freshAddress();
+  const badToken = async (web: WebProcess) => {
+    const response = await fetch(`${web.base}/bookings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-token', 'x-forwarded-for': address }, body: '{}' });
+    return response.status;
+  };
+  const malformed = async (web: WebProcess) => {
+    const response = await fetch(`${web.base}/bookings`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': address }, body: '{"slot_id":' });
+    return response.status;
+  };
+  const statuses = [await badToken(webs[0]), await malformed(webs[1]), await badToken(webs[1]), await malformed(webs[0]), await badToken(webs[0])];
+  assert.equal(statuses, [401, 400, 401, 400, 401]);
+  assertRateLimited(await send(webs[1], 'POST', '/bookings', { address, body: {} }), 'the address spent its writes on refusals');
+  assert.is(await badToken(webs[0]), 429, 'a bad token over the limit');
+});
+
 test('the Razorpay webhook is never limited: Razorpay retries what is refused', async () => {
   const address = freshAddress();
   for (let i = 0; i <= ADDRESS_LIMIT; i++) await send(webs[0], 'POST', '/bookings', { address, body: {} });

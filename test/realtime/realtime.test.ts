@@ -122,6 +122,10 @@ test('a connection joins at most 50 rooms: the 51st is refused, its own id room 
   for (const date of dates) assert.equal(await client.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date }), { ok: true }, date);
   const refused = await client.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: '2027-06-01' });
   assert.equal(refused, { ok: false, message: 'A connection may join at most 50 rooms' });
+  // Past the limit a subscription is refused before the database is asked: even an unknown game
+  // gets the limit's answer, not "not found" (a flood at the limit costs no queries).
+  assert.equal(await client.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: 2_000_000_000, date: '2027-06-01' }),
+    { ok: false, message: 'A connection may join at most 50 rooms' });
   assert.equal(await client.emitWithAck('subscribe_slots', { vendor_id: vendorId, game_id: gameId, date: dates[0] }), { ok: true });
   assert.equal(await client.emitWithAck('subscribe_bookings', { user_id: userId }), { ok: true });
 

@@ -1,11 +1,11 @@
-import { Middleware } from 'koa';
+import { Context, Middleware } from 'koa';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { KoaAdapter } from '@bull-board/koa';
 import type { IServerAdapter } from '@bull-board/api/typings/app';
 import { createRouter, AppState } from '../context';
 import { basicCredentialsMatch } from '../auth';
-import { Forbidden, Unauthenticated } from '../../errors';
+import { Conflict, Forbidden, NotFound, Unauthenticated } from '../../errors';
 import { allQueueNames, queue } from '../../jobs/queues';
 import { checkBasicCredentials } from '../rate-limit';
 
@@ -50,31 +50,39 @@ function decoded(segment: string): string | null {
   }
 }
 
-async function isFailedJob(queueName: string, jobId: string): Promise<boolean> {
-  if (!allQueueNames().includes(queueName)) return false;
-  const job = await queue(queueName).getJob(jobId);
-  // A completed job run again would repeat its effect (a hold, a refund): only failed ones.
-  return job ? (await job.getState()) === 'failed' : false;
+/**
+ * A job's retry, done here rather than by the board: the board reads the job's state and then
+ * retries a failed *or completed* job, so a retry racing another could run a completed job
+ * again (a hold, a refund). BullMQ's retry('failed') moves the job only if it is still failed,
+ * in one Redis script, so of retries sent at once one wins and the others are refused 409.
+ */
+async function retryFailedJob(ctx: Context, queueName: string, jobId: string): Promise<void> {
+  const job = allQueueNames().includes(queueName) ? await queue(queueName).getJob(jobId) : undefined;
+  if (!job) throw new NotFound('Job');
+  try {
+    await job.retry('failed');
+  } catch {
+    throw new Conflict('invalid_state', 'Only a failed job may be retried', { state: await job.getState().catch(() => 'unknown') });
+  }
+  ctx.status = 204;
 }
 
-async function boardWriteAllowed(method: string, path: string): Promise<boolean> {
-  if (method === 'GET' || method === 'HEAD') return true;
-  if (method !== 'PUT') return false;
-  if (RETRY_FAILED_OF_QUEUE.test(path)) return true;
+/** The path's single-job retry as [queue, job id], or null for any other path. */
+function singleRetry(path: string): [string, string] | null {
   const one = RETRY_ONE_JOB.exec(path);
-  if (!one) return false;
+  if (!one) return null;
   const queueName = decoded(one[1]);
   const jobId = decoded(one[2]);
-  if (queueName === null || jobId === null || ROUTE_WORDS.has(jobId.toLowerCase())) return false;
-  return isFailedJob(queueName, jobId);
+  return queueName === null || jobId === null || ROUTE_WORDS.has(jobId.toLowerCase()) ? null : [queueName, jobId];
 }
 
 const onlyRetries: Middleware<AppState> = async (ctx, next) => {
   const below = ctx.path.slice(BULL_BOARD_PATH.length) || '/';
-  if (!(await boardWriteAllowed(ctx.method, below))) {
-    throw new Forbidden('The queue board may only retry failed jobs');
-  }
-  await next();
+  if (ctx.method === 'GET' || ctx.method === 'HEAD') return next();
+  if (ctx.method === 'PUT' && RETRY_FAILED_OF_QUEUE.test(below)) return next();
+  const retry = ctx.method === 'PUT' ? singleRetry(below) : null;
+  if (!retry) throw new Forbidden('The queue board may only retry failed jobs');
+  await retryFailedJob(ctx, ...retry);
 };
 
 /**
