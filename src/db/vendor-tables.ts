@@ -1,3 +1,4 @@
+import { Knex } from 'knex';
 import { db, Transaction } from './knex';
 
 // The vendor tables (SPEC §8): what the bookings truth says each cafe's dashboard and promo
@@ -40,7 +41,6 @@ export interface DashboardRow {
   end_time: string;
   book_status: string;
   amount: number;
-  updated_at: Date;
 }
 
 export interface PromoRow {
@@ -50,7 +50,6 @@ export interface PromoRow {
   promo_code: string;
   discount_applied: number;
   actual_price: number;
-  updated_at: Date;
 }
 
 /** Which rows a sync rewrites: these bookings of these vendors, or (no booking ids) every row of the vendors. */
@@ -79,6 +78,12 @@ export async function vendorsOfBookings(trx: Transaction, bookingIds: number[]):
   return rows.map((row) => row.vendor_id);
 }
 
+/** The condition that a booking `b` is shown: the one definition, for the syncs and the audit. */
+function whereShown(query: Knex.QueryBuilder): void {
+  query.where('b.status', 'refunded')
+    .orWhere((paid) => paid.whereIn('b.status', ['confirmed', 'cancelled']).whereNotNull('b.transaction_id'));
+}
+
 /** The shown bookings of the scope, as the truth says now. */
 export function shownBookings(trx: Transaction, scope: SyncScope): Promise<ShownBooking[]> {
   const query = trx('bookings as b')
@@ -89,8 +94,7 @@ export function shownBookings(trx: Transaction, scope: SyncScope): Promise<Shown
     .leftJoin('transactions as t', 't.id', 'b.transaction_id')
     .leftJoin('promo_codes as p', 'p.id', 't.promo_code_id')
     .whereIn('b.vendor_id', scope.vendorIds)
-    .where((shown) => shown.where('b.status', 'refunded')
-      .orWhere((paid) => paid.whereIn('b.status', ['confirmed', 'cancelled']).whereNotNull('b.transaction_id')))
+    .where(whereShown)
     .orderBy('b.id')
     .select('b.id', 'b.vendor_id', 'b.user_id', 'u.name as username', 'b.game_id', 'g.game_name', 'b.book_date', 's.start_time', 's.end_time',
       'b.status', 'b.price_paise', 'b.paid_paise', 'b.transaction_id', 'p.code as promo_code', 'v.timezone', 'v.opening_days');
@@ -106,11 +110,13 @@ function chunks<T>(rows: T[]): T[][] {
 
 /**
  * Makes the scope's rows exactly `dashboard` and `promo`: upserts them, deletes the scope's other
- * rows. Idempotent. Returns how many rows were written and deleted.
+ * rows. Idempotent. Returns how many rows were written and deleted. Rows are stamped with the
+ * database clock at the sync's start, comparable with bookings.updated_at (the audit relies on it).
  */
 export async function replaceVendorRows(trx: Transaction, scope: SyncScope, dashboard: DashboardRow[], promo: PromoRow[]): Promise<{ upserted: number; deleted: number }> {
-  for (const rows of chunks(dashboard)) await trx('vendor_dashboard').insert(rows).onConflict(['vendor_id', 'book_id']).merge();
-  for (const rows of chunks(promo)) await trx('vendor_promo_detail').insert(rows).onConflict(['vendor_id', 'booking_id']).merge();
+  const stamped = <T>(rows: T[]) => rows.map((row) => ({ ...row, updated_at: trx.fn.now() }));
+  for (const rows of chunks(dashboard)) await trx('vendor_dashboard').insert(stamped(rows)).onConflict(['vendor_id', 'book_id']).merge();
+  for (const rows of chunks(promo)) await trx('vendor_promo_detail').insert(stamped(rows)).onConflict(['vendor_id', 'booking_id']).merge();
   const outside = (table: string, column: string, keep: number[]) => {
     const query = trx(table).whereIn('vendor_id', scope.vendorIds).whereRaw(`NOT (${column} = ANY(?::int[]))`, [keep]);
     return (scope.bookingIds ? query.whereIn(column, scope.bookingIds) : query).delete();
@@ -143,6 +149,35 @@ export function clockCandidates(latestToday: string, limit = 5000): Promise<Cloc
     .orderBy('d.date')
     .limit(limit)
     .select('d.book_id', 'd.book_status', 'd.date', 'd.start_time', 'd.end_time', 'v.timezone', 'v.opening_days');
+}
+
+/**
+ * The audit (sweeper schedule `vendor-audit`): bookings changed within `window` whose rows may be
+ * out of line, because every attempt of the sync their change queued failed. It over-approximates
+ * (their syncs read the truth under the vendor lock and decide): a shown booking with no row, a row
+ * older than the booking, a row whose status, date or start time disagrees, a promo row missing or
+ * extra; a booking not shown that has a row. The content check is there because the timestamps
+ * alone miss one race: a sync that read the booking just before a change committed is stamped
+ * after the change's transaction began.
+ */
+export async function driftedBookings(window = '24 hours'): Promise<number[]> {
+  const rows: Array<{ id: number }> = await db('bookings as b')
+    .join('slots as s', 's.id', 'b.slot_id')
+    .leftJoin('transactions as t', 't.id', 'b.transaction_id')
+    .leftJoin('vendor_dashboard as d', (on) => on.on('d.vendor_id', 'b.vendor_id').andOn('d.book_id', 'b.id'))
+    .leftJoin('vendor_promo_detail as p', (on) => on.on('p.vendor_id', 'b.vendor_id').andOn('p.booking_id', 'b.id'))
+    .whereRaw('b.updated_at >= now() - ?::interval', [window])
+    .where((due) => due
+      .where((shown) => shown.where(whereShown).where((drifted) => drifted
+        .whereNull('d.book_id')
+        .orWhereRaw('d.updated_at < b.updated_at')
+        .orWhereRaw(`CASE WHEN b.status = 'confirmed' THEN d.book_status NOT IN ('upcoming', 'current', 'completed') ELSE d.book_status <> b.status END`)
+        .orWhereRaw('d.date <> b.book_date OR d.start_time <> s.start_time')
+        .orWhereRaw('(p.booking_id IS NULL) <> (t.promo_code_id IS NULL)')))
+      .orWhere((hidden) => hidden.whereNot(whereShown).where((rowed) => rowed.whereNotNull('d.book_id').orWhereNotNull('p.booking_id'))))
+    .orderBy('b.id')
+    .select('b.id');
+  return rows.map((row) => row.id);
 }
 
 // ---- the cafe's reads (GET /vendor/:vendor_id/dashboard, /promo-details) ----------------------

@@ -7,9 +7,10 @@ import { QUEUE_NAMES, queue } from './queues';
 // failure left behind; `prune-ledger` deletes request-ledger answers past their retention;
 // `reconcile` asks Razorpay about what the service may have missed (src/workers/reconciler.ts);
 // `vendor-clock` moves dashboard rows from upcoming to current to completed as the cafes' clocks
-// go (src/workers/vendor-sync.ts).
+// go, and `vendor-audit` queues a sync of bookings changed lately whose rows drifted because
+// their own sync failed for good (src/workers/vendor-sync.ts).
 
-export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger' | 'reconcile' | 'vendor-clock';
+export type SweeperJobName = 'sweep' | 'relay-outbox' | 'prune-ledger' | 'reconcile' | 'vendor-clock' | 'vendor-audit';
 
 const SCHEDULES: Array<{ id: string; name: SweeperJobName; every: number }> = [
   { id: 'sweep-expired-holds', name: 'sweep', every: config.sweepIntervalMs },
@@ -17,6 +18,7 @@ const SCHEDULES: Array<{ id: string; name: SweeperJobName; every: number }> = [
   { id: 'prune-request-ledger', name: 'prune-ledger', every: 3600_000 },
   { id: 'reconcile-payments', name: 'reconcile', every: config.reconcileIntervalMs },
   { id: 'vendor-dashboard-clock', name: 'vendor-clock', every: 60_000 },
+  { id: 'vendor-tables-audit', name: 'vendor-audit', every: 300_000 },
 ];
 
 export function sweeperQueue() {

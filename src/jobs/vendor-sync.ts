@@ -33,7 +33,7 @@ export function vendorSyncQueue() {
   return queue(QUEUE_NAMES.vendorSync);
 }
 
-/** Queues a sync of these bookings' rows (the clock job: statuses that time moved on). */
+/** Queues a sync of these bookings' rows (the clock job: statuses that time moved on; the audit: rows that drifted). */
 export async function enqueueBookingSync(bookingIds: number[]): Promise<void> {
   await vendorSyncQueue().add('sync-bookings', { bookingIds } satisfies VendorSyncData, RELAYED_JOB_OPTIONS);
 }

@@ -16,7 +16,7 @@ import { processBookingJob } from './booking';
 import { sweepExpiredHolds } from './sweeper';
 import { drainRelays, relayOutboxLeftovers } from './relay';
 import { processPaymentJob } from './payment-verification';
-import { processVendorSyncJob, resyncByClock } from './vendor-sync';
+import { processVendorSyncJob, resyncByClock, resyncDrifted } from './vendor-sync';
 import { reconcileAges, reconcilePayments } from './reconciler';
 import { observeWorker, startWorkerMetricsServer } from './metrics';
 
@@ -68,6 +68,7 @@ const sweeperJobs: Record<SweeperJobName, () => Promise<unknown>> = {
   'prune-ledger': async () => ({ pruned: await pruneLedger() }),
   reconcile: () => reconcilePayments(reconcileAges(config.holdTtlSeconds)),
   'vendor-clock': async () => ({ queued: await resyncByClock() }),
+  'vendor-audit': async () => ({ queued: await resyncDrifted() }),
 };
 
 /**

@@ -1,7 +1,7 @@
 import { Job, UnrecoverableError } from 'bullmq';
 import { db, Transaction } from '../db/knex';
 import {
-  clockCandidates, DashboardRow, lockVendorTables, PromoRow, replaceVendorRows, ShownBooking, shownBookings, SyncScope, vendorsOfBookings,
+  clockCandidates, DashboardRow, driftedBookings, lockVendorTables, PromoRow, replaceVendorRows, ShownBooking, shownBookings, SyncScope, vendorsOfBookings,
 } from '../db/vendor-tables';
 import { hasStarted, bookingDay, datesThatAreTodaySomewhere, VendorCalendar } from '../domain/slot-availability';
 import { enqueueBookingSync, RepairVendorData, VendorSyncData, VendorSyncJobName } from '../jobs/vendor-sync';
@@ -10,7 +10,8 @@ import { logger } from '../logger';
 // The vendor-sync processor (SPEC §8): each vendor's dashboard and promo rows, rewritten from what
 // the bookings are now (src/db/vendor-tables.ts says which are shown), so a job run twice, late or
 // out of order still leaves the truth; a row the truth does not show is deleted. The clock job
-// finds rows whose upcoming/current/completed moved on and queues their sync.
+// finds rows whose upcoming/current/completed moved on and queues their sync; the audit finds
+// rows a sync that failed for good left out of line and queues theirs.
 
 interface Timed extends VendorCalendar {
   status: string;
@@ -32,14 +33,14 @@ function dashboardRow(b: ShownBooking, now: Date): DashboardRow {
   return {
     vendor_id: b.vendor_id, book_id: b.id, user_id: b.user_id, username: b.username, game_id: b.game_id, game_name: b.game_name,
     console_id: null, date: b.book_date, start_time: b.start_time, end_time: b.end_time, book_status: dashboardStatus(b, now),
-    amount: b.paid_paise ?? b.price_paise, updated_at: now,
+    amount: b.paid_paise ?? b.price_paise,
   };
 }
 
-function promoRow(b: ShownBooking & { promo_code: string; transaction_id: number }, now: Date): PromoRow {
+function promoRow(b: ShownBooking & { promo_code: string; transaction_id: number }): PromoRow {
   return {
     vendor_id: b.vendor_id, booking_id: b.id, transaction_id: b.transaction_id, promo_code: b.promo_code,
-    discount_applied: b.price_paise - (b.paid_paise ?? b.price_paise), actual_price: b.price_paise, updated_at: now,
+    discount_applied: b.price_paise - (b.paid_paise ?? b.price_paise), actual_price: b.price_paise,
   };
 }
 
@@ -51,7 +52,7 @@ async function syncScope(scopeOf: (trx: Transaction) => Promise<SyncScope>, now:
     await lockVendorTables(trx, scope.vendorIds);
     const shown = await shownBookings(trx, scope);
     const promoted = shown.filter((b): b is ShownBooking & { promo_code: string; transaction_id: number } => !!b.promo_code && b.transaction_id !== null);
-    return replaceVendorRows(trx, scope, shown.map((b) => dashboardRow(b, now)), promoted.map((b) => promoRow(b, now)));
+    return replaceVendorRows(trx, scope, shown.map((b) => dashboardRow(b, now)), promoted.map(promoRow));
   });
 }
 
@@ -72,6 +73,20 @@ export async function resyncByClock(now: Date = new Date()): Promise<number> {
     await enqueueBookingSync(due.map((row) => row.book_id));
     logger.info({ rows: due.length }, 'queued sync of dashboard rows the clock moved on');
   }
+  return due.length;
+}
+
+/** Booking ids per queued sync of the audit. */
+const AUDIT_CHUNK = 500;
+
+/**
+ * The audit (sweeper schedule `vendor-audit`): queues a sync of the bookings changed lately whose
+ * rows look out of line, so a change whose every sync attempt failed still reaches its cafe.
+ */
+export async function resyncDrifted(): Promise<number> {
+  const due = await driftedBookings();
+  for (let i = 0; i < due.length; i += AUDIT_CHUNK) await enqueueBookingSync(due.slice(i, i + AUDIT_CHUNK));
+  if (due.length) logger.warn({ bookings: due.length }, 'queued sync of bookings whose vendor rows drifted');
   return due.length;
 }
 
