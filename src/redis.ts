@@ -9,7 +9,15 @@ export function createWorkerRedis(): Redis {
   return new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true });
 }
 
-/** For request paths: fail fast so an HTTP request answers 503 instead of hanging. */
+/**
+ * For request paths: fail fast so an HTTP request answers 503 instead of hanging. A Redis that
+ * froze (a hung host, a partition) keeps its connection open and never answers, so no reconnect
+ * ever fails the command: commandTimeout bounds each command. Never for blocking commands.
+ */
+export const CLIENT_COMMAND_TIMEOUT_MS = 2000;
+
 export function createClientRedis(options: RedisOptions = {}): Redis {
-  return new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, ...options });
+  return new Redis(config.redisUrl, {
+    maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, commandTimeout: CLIENT_COMMAND_TIMEOUT_MS, ...options,
+  });
 }

@@ -41,8 +41,11 @@ export function createKnex(databaseUrl = config.databaseUrl, options: PoolOption
       keepAliveInitialDelayMillis: 10_000,
       ...(boundedWaits ? { options: sessionOptions() } : {}),
     },
-    // A connection that cannot be had is a 503, not a request that hangs.
-    pool: { min: 0, max: poolMax },
+    // A connection that cannot be had is a 503, not a request that hangs. A server that refuses
+    // connections (restarting, failing over) is tried again within that bound rather than failing
+    // the first waiter at once: a job would otherwise spend its retries in the first second and a
+    // hold accepted with 202 would fail for a restart of a few seconds.
+    pool: { min: 0, max: poolMax, propagateCreateError: false },
     acquireConnectionTimeout: 10_000,
     migrations: {
       directory: path.join(__dirname, '..', '..', 'migrations'),

@@ -7,11 +7,23 @@ import { logger } from '../logger';
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '08006', '08001']);
 
+// What the drivers say when a server is gone, frozen or in the middle of a restart or failover:
+// knex and pg (pool exhausted, connection cut, server starting up), ioredis (commandTimeout on a
+// frozen server, a closed or offline stream, retries used up, a cluster with no node) and Redis
+// replies from a server that cannot serve yet (LOADING, a replica after failover, cluster moves).
+const CONNECTION_MESSAGES = new RegExp([
+  'Knex: Timeout acquiring a connection', 'Connection terminated', 'Connection ended unexpectedly',
+  'Client has encountered a connection error', 'timeout expired', 'the database system is (starting up|shutting down)',
+  'Command timed out', 'Connection is closed', "Stream isn't writeable", 'max retries per request',
+  'Redis.*(closed|offline)', 'Failed to refresh slots cache', 'All sentinels are unreachable',
+  '^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN) ',
+].join('|'), 'i');
+
 function isConnectionError(error: any): boolean {
   if (!error) return false;
   if (CONNECTION_CODES.has(error.code)) return true;
-  const message = String(error.message ?? '');
-  return /Knex: Timeout acquiring a connection|Connection terminated|Connection is closed|max retries per request|Redis.*(closed|offline)/i.test(message);
+  if (error.name === 'ClusterAllFailedError' || error.name === 'MaxRetriesPerRequestError') return true;
+  return CONNECTION_MESSAGES.test(String(error.message ?? ''));
 }
 
 function toAppError(error: any): AppError | null {

@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
+import Redis from 'ioredis';
 import { Server, Socket } from 'socket.io';
 import { config } from '../config';
 import { logger } from '../logger';
@@ -233,11 +234,35 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
     close() {
       closing ??= (async () => {
         await io.close();
-        await Promise.all([publishing, subscribing].map((connection) => connection.quit().catch(() => connection.disconnect())));
+        await Promise.all([publishing, subscribing].map((connection) => quitWithin(connection, REDIS_QUIT_WAIT_MS)));
       })();
       return closing;
     },
   };
+}
+
+/** How long a closing server lets Redis acknowledge QUIT before it drops the connection. */
+const REDIS_QUIT_WAIT_MS = 1000;
+/**
+ * How long a stopping realtime process may take. Its clients are cut at once and reconnect to
+ * another process; what can stall is Redis or PostgreSQL not answering.
+ */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * These connections retry forever (createWorkerRedis): QUIT on one whose Redis is down waits in
+ * the offline queue for good, and on a frozen Redis it waits for a reply that never comes.
+ */
+async function quitWithin(connection: Redis, waitMs: number): Promise<void> {
+  if (connection.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      connection.quit().catch(() => undefined),
+      new Promise((resolve) => { timer = setTimeout(resolve, waitMs); }),
+    ]);
+    clearTimeout(timer);
+  }
+  connection.disconnect();
 }
 
 if (require.main === module) {
@@ -249,6 +274,10 @@ if (require.main === module) {
         if (stopping) return;
         stopping = true;
         log.info({ signal }, 'realtime shutting down');
+        setTimeout(() => {
+          log.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'realtime did not stop in time (Redis or PostgreSQL unreachable?); exiting');
+          process.exit(1);
+        }, SHUTDOWN_GRACE_MS).unref();
         server.close().then(() => db.destroy()).then(() => process.exit(0), () => process.exit(1));
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -36,6 +36,36 @@ const REASSERT_SERIAL_MS = 10_000;
  * a job left unfinished is taken over by another worker once its lock lapses.
  */
 const SHUTDOWN_GRACE_MS = 15_000;
+/**
+ * Once its own jobs are done, how long a stopping worker lets Redis record their ends and close.
+ * A job whose end went unrecorded runs again elsewhere once its lock lapses, and its ledger row
+ * answers as before: nothing is applied twice.
+ */
+const REDIS_CLOSE_WAIT_MS = 5_000;
+
+/**
+ * The processor calls running in this process. Worker.close() waits for them and then for Redis
+ * to record each job's end; with Redis down or frozen that never happens (these connections
+ * retry forever), so shutdown waits for the work itself, which ends in PostgreSQL.
+ */
+const runningJobs = new Set<Promise<unknown>>();
+function tracked(processor: (job: Job<any, any>) => Promise<unknown>): (job: Job<any, any>) => Promise<unknown> {
+  return (job) => {
+    const run = processor(job);
+    runningJobs.add(run);
+    run.then(() => runningJobs.delete(run), () => runningJobs.delete(run));
+    return run;
+  };
+}
+
+/** Whether `work` settled within `ms`. */
+function settlesWithin(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.then(() => true, () => true),
+    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 const connections: Redis[] = [];
 function connection(): Redis {
@@ -47,7 +77,7 @@ function connection(): Redis {
 }
 
 function startWorker(queueName: string, processor: (job: Job<any, any>) => Promise<unknown>, concurrency = 1): Worker {
-  const worker = new Worker(queueName, processor, {
+  const worker = new Worker(queueName, tracked(processor), {
     name: `${hostname()}:${process.pid}`, // shown as the job's processedBy (Bull Board, crash test)
     connection: connection(),
     prefix: queuePrefix(queueName),
@@ -117,11 +147,20 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     clearInterval(serialTimer);
     metricsServer?.close();
-    await Promise.all(workers.map((w) => w.close()));
-    await drainRelays();
-    await closeQueues();
-    await closePublisher();
-    await closeClientRedis();
+    // close() stops taking jobs at once; a job fetched just before still starts, and is waited for.
+    const closed = Promise.all(workers.map((w) => w.close())).then(async () => {
+      await drainRelays();
+      await closeQueues();
+      await closePublisher();
+      await closeClientRedis();
+    });
+    for (;;) {
+      while (runningJobs.size) await Promise.allSettled([...runningJobs]);
+      if (await settlesWithin(REDIS_CLOSE_WAIT_MS, closed)) break;
+      if (runningJobs.size) continue;
+      logger.warn({ waitMs: REDIS_CLOSE_WAIT_MS }, 'worker jobs done, Redis did not answer while closing; dropping its connections');
+      break;
+    }
     connections.forEach((c) => c.disconnect());
     await db.destroy();
     process.exit(0);
