@@ -4,6 +4,7 @@ import { db } from '../db/knex';
 import { BOOKING_STATUSES } from '../db/models';
 import { allQueueNames, queue } from '../jobs/queues';
 import { logger } from '../logger';
+import { withinTime } from '../time-limit';
 
 // The web process's Prometheus figures (SPEC §5.5): its own HTTP latency and process figures, and
 // the figures every process shares, read at scrape time from where they live — queue depth and
@@ -82,14 +83,6 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
-function withinSourceWait<T>(work: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${SOURCE_WAIT_MS} ms`)), SOURCE_WAIT_MS);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function readQueue(queueName: string): Promise<void> {
   const producer = queue(queueName);
   const [counts, recent] = await Promise.all([
@@ -142,7 +135,7 @@ async function readDatabase(): Promise<void> {
 
 async function refresh(source: 'redis' | 'postgres', read: () => Promise<void>): Promise<void> {
   try {
-    await withinSourceWait(read(), source);
+    await withinTime(read(), SOURCE_WAIT_MS, source);
     sourceUp.set({ source }, 1);
   } catch (error) {
     sourceUp.set({ source }, 0);

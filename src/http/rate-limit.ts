@@ -4,6 +4,7 @@ import { config } from '../config';
 import { AppError } from '../errors';
 import { clientRedis } from '../jobs/connection';
 import { logger } from '../logger';
+import { withinTime } from '../time-limit';
 import { AppState } from './context';
 
 // Rate limits kept in Redis, so every web process counts against the same figures (SPEC §3, §11).
@@ -58,14 +59,6 @@ function named(name: string, points: number, durationSeconds: number): RateLimit
 
 type Outcome = { refused: false } | { refused: true; retryAfterSeconds: number };
 
-function withinRedisWait<T>(work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('rate limiter: Redis did not answer in time')), REDIS_WAIT_MS);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 function retryAfterSeconds(result: RateLimiterRes): number {
   return Math.max(1, Math.ceil(result.msBeforeNext / 1000));
 }
@@ -73,7 +66,7 @@ function retryAfterSeconds(result: RateLimiterRes): number {
 /** Takes one point; a store failure counts as not refused (see the top of this file). */
 async function take(store: RateLimiterRedis, key: string): Promise<Outcome> {
   try {
-    await withinRedisWait(store.consume(key));
+    await withinTime(store.consume(key), REDIS_WAIT_MS, 'rate limiter Redis');
     return { refused: false };
   } catch (error) {
     if (error instanceof RateLimiterRes) return { refused: true, retryAfterSeconds: retryAfterSeconds(error) };
@@ -129,13 +122,13 @@ export async function checkBasicCredentials(ctx: Context, matches: () => boolean
   const key = ctx.ip;
   let taken = false;
   try {
-    await withinRedisWait(store.consume(key));
+    await withinTime(store.consume(key), REDIS_WAIT_MS, 'rate limiter Redis');
     taken = true;
   } catch (error) {
     if (error instanceof RateLimiterRes) refuse(ctx, retryAfterSeconds(error), 'Too many wrong credentials from this address; try again later');
     logger.debug({ err: error }, 'basic-failure limiter unavailable; credentials checked unlimited');
   }
   if (!matches()) return false;
-  if (taken) await withinRedisWait(store.reward(key)).catch((error) => logger.debug({ err: error }, 'could not give back a right Basic attempt'));
+  if (taken) await withinTime(store.reward(key), REDIS_WAIT_MS, 'rate limiter Redis').catch((error) => logger.debug({ err: error }, 'could not give back a right Basic attempt'));
   return true;
 }

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { createClientRedis } from '../redis';
 import { Unavailable } from '../errors';
+import { withinTime } from '../time-limit';
 
 // The API process's shared Redis connection (queues, idempotency waits, health). Lazily opened so
 // that importing a module never connects.
@@ -31,16 +32,8 @@ export async function requireRedisReady(timeoutMs = 1000): Promise<void> {
   if (!ready) throw new Unavailable('The job queue (Redis) is unavailable; try again');
 }
 
-export async function pingRedis(timeoutMs = 1500): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs);
-  });
-  try {
-    await Promise.race([clientRedis().ping(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function pingRedis(timeoutMs = 1500): Promise<unknown> {
+  return withinTime(clientRedis().ping(), timeoutMs, 'redis ping');
 }
 
 export async function closeClientRedis(): Promise<void> {

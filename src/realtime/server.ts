@@ -11,6 +11,8 @@ import { bodyParser, dateSchema, idSchema, Parser } from '../http/validate';
 import { parseCalendarDate } from '../domain/dates';
 import { db } from '../db/knex';
 import { findGame } from '../db/games';
+import { pingDatabase } from '../db/health';
+import { withinTime } from '../time-limit';
 import { adminRoomFor, bookingsRoomFor, RoomDecision, slotsRoom, slotsRoomFor, vendorRoomFor, withinRoomLimit } from './rooms';
 import { ServerToClientEvents, socketChannelKey } from './publish';
 import { createGuardedAdapter } from './adapter';
@@ -195,10 +197,13 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
       response.end(JSON.stringify(body));
     };
     if (request.url !== '/health') return reply(404, { message: `No route for ${request.method} ${request.url}`, code: 'not_found' });
-    publishing.ping().then(
-      () => reply(200, { status: 'ok', redis: 'ok' }),
-      () => reply(503, { status: 'unavailable', code: 'unavailable', message: 'Down: redis', redis: 'down' }),
-    );
+    // Bounded: these connections retry forever, so a ping to a dead or frozen Redis never fails by itself.
+    const probe = (work: () => Promise<unknown>) => work().then(() => 'ok' as const, () => 'down' as const);
+    void Promise.all([probe(() => pingDatabase()), probe(() => withinTime(publishing.ping(), HEALTH_WAIT_MS, 'redis ping'))]).then(([database, redis]) => {
+      if (database === 'ok' && redis === 'ok') return reply(200, { status: 'ok', db: database, redis });
+      const down = [database === 'down' && 'db', redis === 'down' && 'redis'].filter(Boolean).join(', ');
+      return reply(503, { status: 'unavailable', code: 'unavailable', message: `Down: ${down}`, db: database, redis });
+    });
   });
 
   // Tokens travel in the handshake payload, never in cookies, so any web origin may connect.
@@ -240,6 +245,9 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
     },
   };
 }
+
+/** How long /health waits for Redis. */
+const HEALTH_WAIT_MS = 1500;
 
 /** How long a closing server lets Redis acknowledge QUIT before it drops the connection. */
 const REDIS_QUIT_WAIT_MS = 1000;

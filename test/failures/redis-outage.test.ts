@@ -20,6 +20,7 @@ const Outage = suite('Redis stops and comes back');
 
 let stack: Stack;
 let web: ServiceProcess;
+let realtime: ServiceProcess;
 let workers: WorkerProcess[] = [];
 let cafe: PrivateCafe;
 let customers: Awaited<ReturnType<typeof makeCustomers>>;
@@ -28,7 +29,7 @@ let nextRequest = 0;
 Outage.before(async () => {
   stack = await startStack({ persistentRedis: true });
   workers = [stack.startWorker(), stack.startWorker()];
-  [web] = await Promise.all([stack.startWeb(), ...workers.map((w) => w.ready)]);
+  [web, realtime] = await Promise.all([stack.startWeb(), stack.startRealtime(), ...workers.map((w) => w.ready)]);
   // Capacity to spare: a write answered 503 while Redis was frozen may still run once it thaws.
   cafe = await makeCafe(stack.db, { games: 4, capacity: 6, slots: 8 });
   customers = await makeCustomers(stack.db, 60);
@@ -100,6 +101,9 @@ async function duringOutage(bookingToRead: { id: number; token: string }): Promi
   const health = await call(web.base, 'GET', '/health', { timeoutMs: 5000 });
   assert.is(health.status, 503, JSON.stringify(health));
   assert.is(health.body?.redis, 'down', JSON.stringify(health));
+  // The realtime process's connections retry forever: its /health still answers, and says why.
+  const realtimeHealth = await call(realtime.base, 'GET', '/health', { timeoutMs: 5000 });
+  assert.equal([realtimeHealth.status, realtimeHealth.body?.redis, realtimeHealth.body?.db], [503, 'down', 'ok'], JSON.stringify(realtimeHealth));
 }
 
 /** After Redis is back: new writes succeed (a worker ran them), every accepted hold is in the database. */
@@ -129,6 +133,8 @@ async function afterOutage(accepted: Accepted[]): Promise<void> {
   assert.equal(await inventoryMismatches(stack.db), [], 'inventory matches the live bookings');
   assert.equal(await duplicateHolds(stack.db), [], 'no hold applied twice');
   for (const w of workers) assert.is(w.child.exitCode, null, 'the workers rode out the outage');
+  assert.is(realtime.child.exitCode, null, 'the realtime process rode out the outage');
+  await until(async () => (await call(realtime.base, 'GET', '/health', { timeoutMs: 5000 })).status === 200, 'realtime /health to be ok again');
   assert.is(web.child.exitCode, null, 'the web process rode out the outage');
 }
 
