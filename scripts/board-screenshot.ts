@@ -5,9 +5,8 @@
 // (a phone-sized view) after one last hold has reached it live. Everything it made is removed.
 import { spawnSync } from 'child_process';
 import path from 'path';
-import { Client } from 'pg';
 import Redis from 'ioredis';
-import { adminDatabaseUrl, databaseUrlFor, freePort, testDefaults } from './test-env';
+import { asAdmin as admin, databaseUrlFor, freePort, testDefaults } from './test-env';
 
 const ROOT = path.join(__dirname, '..');
 const output = path.resolve(process.argv[2] ?? path.join(ROOT, 'docs', 'board.png'));
@@ -36,16 +35,6 @@ const GAMES = [
 const HOLDS: Array<[number, number, number]> = [
   [0, 19, 2], [0, 20, 4], [0, 22, 1], [1, 19, 3], [1, 21, 1], [1, 23, 5], [2, 19, 2], [2, 20, 1], [3, 20, 3], [3, 22, 2],
 ];
-
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function removeRedisKeys(): Promise<void> {
   const redis = new Redis(process.env.REDIS_URL!);

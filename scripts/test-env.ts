@@ -1,4 +1,5 @@
 import { createServer } from 'net';
+import { Client } from 'pg';
 
 // Settings the test suite and benchmarks run with, unless the environment already says otherwise.
 export const testDefaults: Record<string, string> = {
@@ -20,6 +21,17 @@ export const testDefaults: Record<string, string> = {
 };
 
 export const adminDatabaseUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Runs `work` on a connection to the admin database (creating and dropping test databases). */
+export async function asAdmin<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: adminDatabaseUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
 
 export function databaseUrlFor(name: string): string {
   const url = new URL(adminDatabaseUrl);

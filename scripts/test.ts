@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 import path from 'path';
-import { adminDatabaseUrl, databaseUrlFor, testDefaults } from './test-env';
+import { adminDatabaseUrl, asAdmin as admin, databaseUrlFor, testDefaults } from './test-env';
 
 /** Why PostgreSQL at `url` does not answer, or null when it does. */
 async function postgresProblem(url: string): Promise<string | null> {
@@ -68,16 +68,6 @@ async function missingServers(redisUrl: string): Promise<string> {
   return lines.length ? ['npm test needs PostgreSQL and Redis.', ...lines].join('\n') : '';
 }
 
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 function run(args: string[], env: NodeJS.ProcessEnv): number {
   const result = spawnSync(process.execPath, ['--import', 'tsx', ...args], { stdio: 'inherit', env });
   return result.status ?? 1;
@@ -107,14 +97,33 @@ async function main(): Promise<number> {
     return run([path.join(__dirname, 'run-suites.ts'), ...process.argv.slice(2)], env);
   } finally {
     await admin((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
-    const redis = new Redis(env.REDIS_URL!);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${env.REDIS_KEY_PREFIX}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
+    await deleteKeys(env, `*${env.REDIS_KEY_PREFIX}*`);
+  }
+}
+
+/**
+ * Deletes the run's keys. On a Redis Cluster (REDIS_CLUSTER_NODES) a SCAN sees one node's keys, so
+ * every master is scanned, and the keys of one DEL must share a slot: one DEL per key there.
+ */
+async function deleteKeys(env: NodeJS.ProcessEnv, pattern: string): Promise<void> {
+  const nodes = env.REDIS_CLUSTER_NODES?.trim();
+  const client = nodes
+    ? new Redis.Cluster(nodes.split(',').map((node) => ({ host: node.slice(0, node.lastIndexOf(':')).replace(/^\[|\]$/g, ''), port: Number(node.slice(node.lastIndexOf(':') + 1)) })))
+    : new Redis(env.REDIS_URL!);
+  try {
+    const servers = client instanceof Redis.Cluster ? client.nodes('master') : [client];
+    for (const server of servers) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        if (keys.length && nodes) await Promise.all(keys.map((key) => server.del(key)));
+        else if (keys.length) await server.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+    await client.quit();
+  } finally {
+    client.disconnect();
   }
 }
 
