@@ -44,9 +44,11 @@ export function createKnex(databaseUrl = config.databaseUrl, options: PoolOption
     // A connection that cannot be had is a 503, not a request that hangs. A server that refuses
     // connections (restarting, failing over) is tried again within that bound rather than failing
     // the first waiter at once: a job would otherwise spend its retries in the first second and a
-    // hold accepted with 202 would fail for a restart of a few seconds.
+    // hold accepted with 202 would fail for a restart of a few seconds. The bound stays under
+    // SYNC_WAIT_MS's default, so a request that needs PostgreSQL answers 503 before a client that
+    // waits for a job would have given up; a booking job's five attempts ride out ~20 s.
     pool: { min: 0, max: poolMax, propagateCreateError: false },
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: 4000,
     migrations: {
       directory: path.join(__dirname, '..', '..', 'migrations'),
       loadExtensions: ['.ts', '.js'],

@@ -8,6 +8,7 @@ import { bookingQueueName, queue } from './queues';
 import { JobEnd, jobWaiter } from './job-waiter';
 import { JobRef } from './job-ref';
 import { requireRedisReady } from './connection';
+import { logger } from '../logger';
 
 // The booking queue: BOOKING_PARTITIONS partition queues, each running one job at a time across
 // every worker process (global concurrency 1), so the jobs of one slot key never overlap.
@@ -158,8 +159,21 @@ async function addJob(partition: number, name: BookingJobName, data: AnyBookingJ
   await requireRedisReady();
   const queueName = bookingQueueName(partition);
   const done = jobWaiter.wait(queueName, jobId, config.syncWaitMs + IN_FLIGHT_TIMEOUT_MS);
-  await bookingQueue(partition).add(name, data, { ...bookingJobOptions, jobId });
+  try {
+    await bookingQueue(partition).add(name, data, { ...bookingJobOptions, jobId });
+  } catch (error) {
+    if (!sentWithoutAnswer(error)) throw error;
+    // The add reached a Redis that did not answer in time (frozen, stalled): it runs once Redis
+    // does. A 503 would invite the HFG app's retry (without an Idempotency-Key) to hold twice, so
+    // the request waits for its job as usual: the job's own answer, or 202 with its id to poll.
+    logger.warn({ err: error, queue: queueName, jobId }, 'job add unanswered by Redis; waiting for the job itself');
+  }
   return { done };
+}
+
+/** ioredis's commandTimeout: the command was written to Redis, which had not answered within the bound. */
+function sentWithoutAnswer(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
 }
 
 /** One request, one job: cancel, move, release. */

@@ -98,4 +98,33 @@ Restart('holds in flight from several clients ride out a PostgreSQL stop and sta
   }
 });
 
+Restart('while PostgreSQL is down, what needs it answers 503 well within SYNC_WAIT_MS; health at once', async () => {
+  const stack = await startStack();
+  try {
+    const [web, realtime] = await Promise.all([stack.startWeb(), stack.startRealtime()]);
+    const cafe = await makeCafe(stack.db, { games: 1, capacity: 2, slots: 2 });
+    assert.is((await call(web.base, 'GET', `/games/vendor/${cafe.vendor.id}`)).status, 200);
+    await stack.pg.down('fast');
+    try {
+      const [catalog, health, realtimeHealth] = await Promise.all([
+        call(web.base, 'GET', `/games/vendor/${cafe.vendor.id}`, { timeoutMs: 20_000 }),
+        call(web.base, 'GET', '/health', { timeoutMs: 20_000 }),
+        call(realtime.base, 'GET', '/health', { timeoutMs: 20_000 }),
+      ]);
+      assert.equal([catalog.status, catalog.body?.code], [503, 'unavailable'], JSON.stringify(catalog));
+      // The pool keeps trying a refusing server for a while (a restart is short), but a request
+      // must not wait longer than a job-backed one would (SYNC_WAIT_MS, 5 s) for its answer.
+      assert.ok(catalog.ms < 5000, `a read that needs PostgreSQL answered in ${catalog.ms} ms`);
+      assert.equal([health.status, health.body?.db], [503, 'down'], JSON.stringify(health));
+      assert.equal([realtimeHealth.status, realtimeHealth.body?.db], [503, 'down'], JSON.stringify(realtimeHealth));
+      assert.ok(health.ms < 2500 && realtimeHealth.ms < 2500, `health answered in ${health.ms} / ${realtimeHealth.ms} ms`);
+    } finally {
+      await stack.pg.up();
+    }
+    await until(async () => (await call(web.base, 'GET', `/games/vendor/${cafe.vendor.id}`)).status === 200, 'the catalog to answer again');
+  } finally {
+    await stack.close();
+  }
+});
+
 Restart.run();
