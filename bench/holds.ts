@@ -11,7 +11,10 @@
 // Knobs (environment): BOOKING_PARTITIONS (8), BENCH_LOG_LEVEL (warn), BENCH_WORKERS (1),
 // BENCH_CONCURRENCY (32), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000), BENCH_MAX_ATTEMPTS (3:
 // a row disturbed by other programs is run again), BENCH_NODE_ARGS (node flags for the children),
-// BENCH_EVENT_CONCURRENCY (16) and BENCH_EVENT_MS (3000) for the event-latency phase.
+// BENCH_EVENT_CONCURRENCY (16) and BENCH_EVENT_MS (3000) for the event-latency phase;
+// BENCH_REDIS_CLUSTER=1 runs every row against a private 3-master Redis Cluster on loopback ports
+// (test/helpers/private-cluster.ts, REDIS_CLUSTER_NODES for this process and its children) instead
+// of REDIS_URL, torn down at the end.
 //
 // Self-contained: a throw-away database and Redis key prefix, dropped at the end (also on failure
 // or Ctrl-C). The environment is set before any src module is imported, because src/config.ts
@@ -20,6 +23,7 @@ import { Client } from 'pg';
 import Redis from 'ioredis';
 import { adminDatabaseUrl, databaseUrlFor, testDefaults } from '../scripts/test-env';
 import { killAllChildren } from './children';
+import { PrivateCluster, startPrivateCluster } from '../test/helpers/private-cluster';
 
 async function admin(sql: string): Promise<void> {
   const client = new Client({ connectionString: adminDatabaseUrl });
@@ -57,6 +61,8 @@ async function main(): Promise<number> {
     BOOKING_PARTITIONS: process.env.BOOKING_PARTITIONS ?? '8',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   };
+  const cluster: PrivateCluster | null = process.env.BENCH_REDIS_CLUSTER === '1' ? await startPrivateCluster() : null;
+  if (cluster) env.REDIS_CLUSTER_NODES = cluster.nodes;
   Object.assign(process.env, env);
 
   // One clean-up, however many ways the run ends at once (Ctrl-C also makes the run itself fail).
@@ -65,7 +71,8 @@ async function main(): Promise<number> {
     cleaning ??= (async () => {
       killAllChildren();
       await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((error) => console.error(`could not drop ${database}: ${error.message}`));
-      await deleteRedisKeys(env.REDIS_URL, env.REDIS_KEY_PREFIX).catch((error) => console.error(`could not delete Redis keys: ${error.message}`));
+      if (cluster) await cluster.stop().catch((error) => console.error(`could not stop the private Redis Cluster: ${error.message}`));
+      else await deleteRedisKeys(env.REDIS_URL, env.REDIS_KEY_PREFIX).catch((error) => console.error(`could not delete Redis keys: ${error.message}`));
     })();
     return cleaning;
   };
@@ -78,7 +85,10 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => interrupt('SIGINT'));
   process.once('SIGTERM', () => interrupt('SIGTERM'));
 
-  await admin(`CREATE DATABASE ${database}`);
+  await admin(`CREATE DATABASE ${database}`).catch(async (error) => {
+    await cleanUp();
+    throw error;
+  });
   try {
     const { runBenchmark } = await import('./run');
     return await runBenchmark();

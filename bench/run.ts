@@ -540,6 +540,7 @@ export async function runBenchmark(): Promise<number> {
     console.log(`hold benchmark: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.version}, PostgreSQL ${pgVersion}`);
     console.log(`  ${CONCURRENCY} in flight, closed loop; ${PHASE.warmUpMs / 1000} s warm-up + ${PHASE.measureMs / 1000} s measured per row;`
       + ` ${config.bookingPartitions} partitions, ${WORKER_PROCESSES} worker processes, LOG_LEVEL=${config.logLevel}, SYNC_WAIT_MS=${config.syncWaitMs}`);
+    if (config.redisClusterNodes) console.log(`  Redis: a private Redis Cluster of ${config.redisClusterNodes.length} masters (BENCH_REDIS_CLUSTER=1)`);
 
     const busy = await machineBusyPercent();
     if (busy !== null) {

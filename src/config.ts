@@ -3,7 +3,10 @@
 
 export interface Config {
   databaseUrl: string;
+  /** '' when REDIS_CLUSTER_NODES is set and REDIS_URL is not: the cluster is used instead. */
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster's start-up nodes; null (unset) for the one Redis at REDIS_URL. */
+  redisClusterNodes: RedisNode[] | null;
   port: number;
   realtimePort: number;
   /** Where browsers reach the realtime process from the cafe board (an origin); null: the board's own host at REALTIME_PORT. */
@@ -49,6 +52,11 @@ export interface Config {
   metricsPort: number | null;
   /** `/metrics` on the web process: open, or behind the admin Basic credentials. */
   metricsAuth: 'none' | 'basic';
+}
+
+export interface RedisNode {
+  host: string;
+  port: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -121,6 +129,23 @@ export function parseConfig(env: Env): Config {
     return raw;
   }
 
+  /** `host:port,host:port` (an IPv6 host in brackets); null when unset. */
+  function redisNodes(name: string): RedisNode[] | null {
+    const raw = (env[name] ?? '').trim();
+    if (raw === '') return null;
+    const nodes: RedisNode[] = [];
+    for (const entry of raw.split(',').map((part) => part.trim())) {
+      const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+      const port = match ? Number(match[2]) : 0;
+      if (!match || port < 1 || port > 65535) {
+        problems.push(`${name} must be a comma-separated list of host:port of Redis Cluster nodes, such as 10.0.0.1:7000,10.0.0.2:7000 (got "${entry}")`);
+        return null;
+      }
+      nodes.push({ host: match[1].replace(/^\[(.*)\]$/, '$1'), port });
+    }
+    return nodes;
+  }
+
   function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
@@ -131,9 +156,12 @@ export function parseConfig(env: Env): Config {
     return raw as T;
   }
 
+  const redisClusterNodes = redisNodes('REDIS_CLUSTER_NODES');
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
-    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    // With a cluster, REDIS_URL is not used; checked only when given, so that a typo still shows.
+    redisUrl: (env.REDIS_CLUSTER_NODES ?? '').trim() && !env.REDIS_URL ? '' : url('REDIS_URL', ['redis:', 'rediss:']),
+    redisClusterNodes,
     port: integer('PORT', 3000, 0, 65535),
     realtimePort: integer('REALTIME_PORT', 3001, 0, 65535),
     boardRealtimeUrl: optionalOrigin('BOARD_REALTIME_URL'),

@@ -43,4 +43,14 @@ test('CORS_ORIGINS is * by default, or a list of origins; anything else is refus
   }
 });
 
+test('REDIS_CLUSTER_NODES is unset by default, or host:port pairs used instead of REDIS_URL; anything else is refused', () => {
+  assert.is(parseConfig(valid).redisClusterNodes, null);
+  const cluster = parseConfig({ ...valid, REDIS_URL: undefined, REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis-b.internal:7001,[::1]:7002 ' });
+  assert.equal(cluster.redisClusterNodes, [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-b.internal', port: 7001 }, { host: '::1', port: 7002 }]);
+  assert.is(cluster.redisUrl, '', 'REDIS_URL is not required with a cluster');
+  for (const bad of ['10.0.0.1', '10.0.0.1:0', 'host:70000', '10.0.0.1:7000,', 'redis://10.0.0.1:7000']) {
+    assert.throws(() => parseConfig({ ...valid, REDIS_CLUSTER_NODES: bad }), (error: Error) => /REDIS_CLUSTER_NODES must be a comma-separated list of host:port/.test(error.message), bad);
+  }
+});
+
 test.run();

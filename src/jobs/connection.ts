@@ -1,13 +1,12 @@
-import Redis from 'ioredis';
-import { createClientRedis } from '../redis';
+import { createClientRedis, RedisConnection } from '../redis';
 import { Unavailable } from '../errors';
 import { withinTime } from '../time-limit';
 
 // The API process's shared Redis connection (queues, idempotency waits, health). Lazily opened so
 // that importing a module never connects.
-let shared: Redis | null = null;
+let shared: RedisConnection | null = null;
 
-export function clientRedis(): Redis {
+export function clientRedis(): RedisConnection {
   if (!shared) shared = createClientRedis();
   return shared;
 }

@@ -1,6 +1,5 @@
 import { Job, QueueEvents } from 'bullmq';
-import Redis from 'ioredis';
-import { createWorkerRedis } from '../redis';
+import { createWorkerRedis, RedisConnection } from '../redis';
 import { queue, queuePrefix } from './queues';
 import { Outcome } from '../domain/booking-types';
 import { Unavailable } from '../errors';
@@ -18,7 +17,7 @@ type Listener = (end: JobEnd) => void;
 const CHECK_AFTER_MS = [300, 1000, 2000];
 
 class JobWaiter {
-  private readonly readers = new Map<string, { events: QueueEvents; connection: Redis }>();
+  private readonly readers = new Map<string, { events: QueueEvents; connection: RedisConnection }>();
   private readonly listeners = new Map<string, Set<Listener>>();
 
   private reader(queueName: string): QueueEvents {

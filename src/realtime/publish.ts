@@ -1,7 +1,7 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { Emitter } from '@socket.io/redis-emitter';
 import { config } from '../config';
-import { createClientRedis } from '../redis';
+import { createClientRedis, isCluster, RedisConnection } from '../redis';
 import { BookingStatus } from '../db/models';
 import { ADMIN_ROOM, slotsRoom, userRoom, vendorRoom } from './rooms';
 
@@ -51,6 +51,15 @@ export function socketChannelKey(prefix = config.redisKeyPrefix): string {
   return `${prefix}:socket.io`;
 }
 
+/**
+ * The channel every realtime process's adapter subscribes to by name (its request channel of the
+ * default namespace; @socket.io/redis-adapter `requestChannel`): its subscriber count is the
+ * number of realtime processes listening. Broadcasts themselves reach them through a pattern.
+ */
+export function realtimeListenerChannel(prefix = config.redisKeyPrefix): string {
+  return `${socketChannelKey(prefix)}-request#/#`;
+}
+
 /** What every event carries besides its spec fields: clients deduplicate on the id (the outbox relays at least once). */
 export interface EventStamp {
   event_id: string;
@@ -62,7 +71,7 @@ export type PublishedEvent =
   | { kind: 'slot_pending'; payload: SlotPending }
   | { kind: 'slot_released'; payload: SlotReleased };
 
-let connection: Redis | null = null;
+let connection: RedisConnection | null = null;
 let emitter: Emitter<ServerToClientEvents> | null = null;
 /** The replies of the publishes the emitter is making right now (it drops them itself). */
 let replies: Array<Promise<unknown>> | null = null;
@@ -104,11 +113,41 @@ function emitOne({ kind, payload }: PublishedEvent, { event_id, occurred_at }: E
   }
 }
 
+// On a Redis Cluster events keep to classic pub/sub: a PUBLISH taken by any node is forwarded over
+// the cluster bus to every node, so the realtime processes get it wherever their subscriber
+// connection is. But its reply counts only the subscribers of the node that took it, so 0 there
+// does not mean lost. A 0 reply is then checked against the whole cluster: the realtime processes
+// subscribed to realtimeListenerChannel, summed over every node (masters and replicas: ioredis
+// puts a cluster's subscriber connection on any of them). A positive answer is kept for a moment
+// (one PUBSUB per node per batch would double the relay's Redis work); an event published in that
+// moment after the last realtime process went away is lost as a single Redis would lose one that
+// reached a process just before it died. Sharded pub/sub (SPUBLISH) was not taken:
+// @socket.io/redis-emitter cannot send it (socketio/socket.io-redis-emitter#127), the sharded
+// adapter speaks another wire format than the emitter and src/realtime/adapter.ts checks, and an
+// SPUBLISH reply, too, counts the subscribers of one node only.
+const LISTENERS_KEPT_MS = 1000;
+let listenersSeenAt = -Infinity;
+
+/** Whether a realtime process is subscribed anywhere in the cluster (its subscriber count summed over every node). */
+async function clusterHasListeners(): Promise<boolean> {
+  const cluster = connection;
+  if (!cluster || !isCluster(cluster)) return false;
+  if (Date.now() - listenersSeenAt < LISTENERS_KEPT_MS) return true;
+  const channel = realtimeListenerChannel();
+  const counts = await Promise.all(cluster.nodes('all').map(async (node) => {
+    const [, count] = (await node.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+    return Number(count);
+  }));
+  const listening = counts.some((count) => count > 0);
+  if (listening) listenersSeenAt = Date.now();
+  return listening;
+}
+
 /**
  * Publishes events to every realtime instance; resolves once Redis handed every one of them to a
  * realtime process, rejects (never throws synchronously, never crashes the process) when Redis
  * refused, is gone, or no realtime process was listening (a PUBLISH that reached no subscriber is
- * lost, so it is not sent).
+ * lost, so it is not sent; on a cluster, see clusterHasListeners).
  */
 export async function publishEvents(stamped: Array<{ event: PublishedEvent; stamp: EventStamp }>): Promise<void> {
   const sent: Array<Promise<unknown>> = [];
@@ -119,12 +158,13 @@ export async function publishEvents(stamped: Array<{ event: PublishedEvent; stam
     replies = null;
   }
   const receivers = await Promise.all(sent);
-  if (receivers.some((count) => count === 0)) throw new Error('no realtime process is listening');
+  if (receivers.some((count) => count === 0) && !(await clusterHasListeners())) throw new Error('no realtime process is listening');
 }
 
 export async function closePublisher(): Promise<void> {
   const open = connection;
   connection = null;
   emitter = null;
+  listenersSeenAt = -Infinity;
   if (open) await open.quit().catch(() => open.disconnect());
 }

@@ -1,10 +1,9 @@
 import { createServer, IncomingMessage, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
-import Redis from 'ioredis';
 import { Server, Socket } from 'socket.io';
 import { config } from '../config';
 import { logger } from '../logger';
-import { createWorkerRedis } from '../redis';
+import { createWorkerRedis, isCluster, RedisConnection } from '../redis';
 import { AuthUser, verifyToken } from '../http/auth';
 import { AppError } from '../errors';
 import { bodyParser, dateSchema, idSchema, Parser } from '../http/validate';
@@ -14,7 +13,7 @@ import { findGame } from '../db/games';
 import { pingDatabase } from '../db/health';
 import { withinTime } from '../time-limit';
 import { adminRoomFor, bookingsRoomFor, RoomDecision, slotsRoom, slotsRoomFor, vendorRoomFor, withinRoomLimit } from './rooms';
-import { ServerToClientEvents, socketChannelKey } from './publish';
+import { realtimeListenerChannel, ServerToClientEvents, socketChannelKey } from './publish';
 import { createGuardedAdapter } from './adapter';
 
 // The realtime process (SPEC §9): clients connect here, subscribe to rooms, and receive the events
@@ -214,8 +213,11 @@ export async function startRealtimeServer(port = config.realtimePort): Promise<R
   });
   io.adapter(createGuardedAdapter(publishing, subscribing, { key: socketChannelKey() }));
   // The adapter subscribed above without waiting; a reply on the same connection proves the
-  // subscription is in place, so no event published after start-up is missed.
-  await subscribing.ping();
+  // subscription is in place, so no event published after start-up is missed. A cluster sends
+  // PING to any node, not to its one subscriber connection: there the adapter's own channel is
+  // subscribed once more (a no-op for Redis), whose reply comes after the adapter's.
+  if (isCluster(subscribing)) await subscribing.subscribe(realtimeListenerChannel());
+  else await subscribing.ping();
 
   io.use(authenticate);
   io.on('connection', (socket) => {
@@ -261,7 +263,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
  * These connections retry forever (createWorkerRedis): QUIT on one whose Redis is down waits in
  * the offline queue for good, and on a frozen Redis it waits for a reply that never comes.
  */
-async function quitWithin(connection: Redis, waitMs: number): Promise<void> {
+async function quitWithin(connection: RedisConnection, waitMs: number): Promise<void> {
   if (connection.status === 'ready') {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -1,11 +1,10 @@
 import { Job, Worker } from 'bullmq';
-import Redis from 'ioredis';
 import { hostname } from 'os';
 import { config } from '../config';
 import { logger } from '../logger';
 import { db } from '../db/knex';
 import { pruneLedger } from '../db/request-ledger';
-import { createWorkerRedis } from '../redis';
+import { createWorkerRedis, RedisConnection } from '../redis';
 import { bookingQueueName, queuePrefix, QUEUE_NAMES } from '../jobs/queues';
 import { bookingQueue } from '../jobs/booking';
 import { scheduleSweeper, SweeperJobName } from '../jobs/sweeper';
@@ -67,8 +66,8 @@ function settlesWithin(ms: number, work: Promise<unknown>): Promise<boolean> {
   ]).finally(() => clearTimeout(timer));
 }
 
-const connections: Redis[] = [];
-function connection(): Redis {
+const connections: RedisConnection[] = [];
+function connection(): RedisConnection {
   const redis = createWorkerRedis();
   // A worker's own connection coming back may be the first to see a Redis that lost its data.
   redis.on('ready', () => void reassertSerialPartitions('reconnected'));

@@ -1,13 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Job, Worker } from 'bullmq';
-import type Redis from 'ioredis';
 import knexFactory, { Knex } from 'knex';
 import { db } from '../../src/db/knex';
 import { bookingQueue, partitionForKey } from '../../src/jobs/booking';
 import { bookingQueueName, queuePrefix } from '../../src/jobs/queues';
 import { expiryJobId } from '../../src/jobs/sweeper';
-import { createWorkerRedis } from '../../src/redis';
+import { createWorkerRedis, RedisConnection } from '../../src/redis';
 import { sweepExpiredHolds } from '../../src/workers/sweeper';
 import { assertInventoryMatches, availableUnits, bookingCafe, bookingRow, eventually, holdOrFail } from '../helpers/bookings';
 import { startWorkers, stopWorkers, WorkerProcess } from '../helpers/workers';
@@ -20,7 +19,7 @@ const Requeue = suite('a failed expiry release');
 
 let workers: WorkerProcess[] = [];
 let failing: Worker | null = null;
-let failingConnection: Redis | null = null;
+let failingConnection: RedisConnection | null = null;
 let unreachable: Knex | null = null;
 
 Requeue.after(async () => {

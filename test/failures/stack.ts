@@ -9,13 +9,16 @@ import { tokenFor } from '../helpers/api';
 import { dateInDays } from '../helpers/fixtures';
 import { startPrivatePostgres, PrivatePostgres } from '../helpers/private-postgres';
 import { startPrivateRedis, PrivateRedis } from '../helpers/private-redis';
+import { startPrivateCluster, PrivateCluster } from '../helpers/private-cluster';
 import { onTestsDone } from '../helpers/resources';
 import { startWorker, WorkerProcess } from '../helpers/workers';
+import { eventually } from '../helpers/bookings';
 
 // The whole service on servers of the test's own: a private PostgreSQL (migrated) and a private
 // redis-server, with web, worker and realtime processes started as the Procfile does and pointed
 // at them by environment. The failure tests stop, freeze and restart these servers; the shared
-// PostgreSQL and Redis of the rest of the suite are never touched.
+// PostgreSQL and Redis of the rest of the suite are never touched. startClusterStack does the same
+// on a private Redis Cluster (REDIS_CLUSTER_NODES) instead of a single redis-server.
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -27,9 +30,16 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
-export interface Stack {
-  pg: PrivatePostgres;
+export interface Stack extends Services {
   redis: PrivateRedis;
+}
+
+export interface ClusterStack extends Services {
+  cluster: PrivateCluster;
+}
+
+interface Services {
+  pg: PrivatePostgres;
   /** The test's own pool on the private database (no bounded waits: it may hold locks on purpose). */
   db: Knex;
   env: Record<string, string>;
@@ -103,12 +113,22 @@ function startService(script: string, listening: string, env: Record<string, str
 
 export async function startStack(options: { persistentRedis?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
   const [pg, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis({ persistent: options.persistentRedis })]);
+  return { redis, ...await startServices(pg, { REDIS_URL: redis.url() }, redis.stop, options.env) };
+}
+
+/** The same stack on a private 3-master Redis Cluster: every process gets REDIS_CLUSTER_NODES. */
+export async function startClusterStack(options: { env?: Record<string, string> } = {}): Promise<ClusterStack> {
+  const [pg, cluster] = await Promise.all([startPrivatePostgres(), startPrivateCluster()]);
+  return { cluster, ...await startServices(pg, { REDIS_CLUSTER_NODES: cluster.nodes }, cluster.stop, options.env) };
+}
+
+async function startServices(pg: PrivatePostgres, redisEnv: Record<string, string>, stopRedis: () => Promise<void>, extraEnv?: Record<string, string>): Promise<Services> {
   const databaseUrl = await pg.createDatabase('hfg_failures');
   const db = createKnex(databaseUrl, { boundedWaits: false });
   await db.migrate.latest();
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url(),
+    ...redisEnv,
     REDIS_KEY_PREFIX: `hfgfail-${randomUUID().slice(0, 8)}`,
     PORT: '0',
     REALTIME_PORT: '0',
@@ -116,7 +136,7 @@ export async function startStack(options: { persistentRedis?: boolean; env?: Rec
     JOB_LOCK_MS: '1500',
     RATE_LIMIT_USER_PER_MIN: '0',
     RATE_LIMIT_ADDRESS_PER_MIN: '0',
-    ...options.env,
+    ...extraEnv,
   };
   delete (env as Record<string, string | undefined>).METRICS_PORT;
   let closed = false;
@@ -125,12 +145,11 @@ export async function startStack(options: { persistentRedis?: boolean; env?: Rec
     closed = true;
     for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await db.destroy().catch(() => undefined);
-    await Promise.all([redis.stop(), pg.stop()]);
+    await Promise.all([stopRedis(), pg.stop()]);
   };
   onTestsDone(close);
   return {
     pg,
-    redis,
     db,
     env,
     startWeb: (extra = {}) => startService(path.join('http', 'server.ts'), '"web listening"', { ...env, ...extra }),
@@ -222,20 +241,9 @@ export async function jobEnd(base: string, jobId: string, token: string, timeout
   }
 }
 
-/** Polls `probe` until it returns something other than undefined/false. */
-export async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
+/** eventually() with the longer defaults of a test that restarts servers. */
+export function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  return eventually(probe, what, timeoutMs, everyMs);
 }
 
 // ---- invariants ------------------------------------------------------------------------------

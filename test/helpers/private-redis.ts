@@ -29,8 +29,8 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server on `port`; resolves once it accepts connections, rejects if it exits first. */
-function launch(port: number, dir: string, extraArgs: string[], persistent = false): Promise<ChildProcess> {
+/** Starts redis-server on `port`; resolves once it accepts connections, rejects if it exits first (also used by private-cluster.ts). */
+export function launch(port: number, dir: string, extraArgs: string[], persistent = false): Promise<ChildProcess> {
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '',
     ...(persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
@@ -55,7 +55,7 @@ function launch(port: number, dir: string, extraArgs: string[], persistent = fal
   });
 }
 
-function terminate(child: ChildProcess): Promise<void> {
+export function terminate(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   child.kill('SIGCONT'); // a frozen server handles no signal but SIGKILL until it runs again
   return new Promise((resolve) => {
