@@ -100,3 +100,15 @@ export async function machineBusyPercent(ms = 1000): Promise<number | null> {
   if (!before || !after) return null;
   return Math.round((1 - (after.idle - before.idle) / Math.max(1, after.total - before.total)) * 100);
 }
+
+/** CPU milliseconds each group (role or service) used between the two snapshots; empty where /proc is not available. */
+export function cpuMsByGroup(before: Snapshot | null, after: Snapshot | null): Map<string, number> {
+  const byGroup = new Map<string, number>();
+  if (!before || !after) return byGroup;
+  for (const [pid, end] of after.ticks) {
+    const start = before.ticks.get(pid);
+    if (!start) continue;
+    byGroup.set(end.group, (byGroup.get(end.group) ?? 0) + ((end.ticks - start.ticks) * 1000) / TICKS_PER_SECOND);
+  }
+  return byGroup;
+}

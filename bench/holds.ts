@@ -8,8 +8,13 @@
 // commit→client event latency: from a hold job's commit in a worker (its BOOKING_TRACE_FILE line)
 // to a socket.io client of the realtime process receiving the hold's slot_pending (bench/events.ts).
 //
-// Knobs (environment): BOOKING_PARTITIONS (8), BENCH_LOG_LEVEL (warn), BENCH_WORKERS (1),
-// BENCH_CONCURRENCY (32), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000), BENCH_MAX_ATTEMPTS (3:
+// The bare row is the minimal booking transaction on scratch tables (bench/minimal.ts), the bar's
+// floor; the engine's applyHolds run bare is a second row; the queue rows run with 1 and then 2
+// worker processes, and print the CPU each process spent per hold.
+//
+// Knobs (environment): BOOKING_PARTITIONS (8), BENCH_LOG_LEVEL (warn), BENCH_WORKERS (1: the
+// event-latency phase's worker processes),
+// BENCH_CONCURRENCY (32), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000), BENCH_MAX_ATTEMPTS (2:
 // a row disturbed by other programs is run again), BENCH_NODE_ARGS (node flags for the children),
 // BENCH_EVENT_CONCURRENCY (16) and BENCH_EVENT_MS (3000) for the event-latency phase;
 // BENCH_REDIS_CLUSTER=1 runs every row against a private 3-master Redis Cluster on loopback ports
