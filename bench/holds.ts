@@ -24,20 +24,13 @@
 // Self-contained: a throw-away database and Redis key prefix, dropped at the end (also on failure
 // or Ctrl-C). The environment is set before any src module is imported, because src/config.ts
 // reads it once at import time.
-import { Client } from 'pg';
 import Redis from 'ioredis';
-import { adminDatabaseUrl, databaseUrlFor, testDefaults } from '../scripts/test-env';
+import { asAdmin, databaseUrlFor, testDefaults } from '../scripts/test-env';
 import { killAllChildren } from './children';
 import { PrivateCluster, startPrivateCluster } from '../test/helpers/private-cluster';
 
 async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  await asAdmin((client) => client.query(sql));
 }
 
 async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {

@@ -16,19 +16,12 @@
 import { existsSync, mkdtempSync, readFileSync } from 'fs';
 import os from 'os';
 import path from 'path';
-import { Client } from 'pg';
 import Redis from 'ioredis';
-import { adminDatabaseUrl, databaseUrlFor, freePort, testDefaults } from '../scripts/test-env';
+import { asAdmin, databaseUrlFor, freePort, testDefaults } from '../scripts/test-env';
 import { startPrivateRedis } from '../test/helpers/private-redis';
 
 async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  await asAdmin((client) => client.query(sql));
 }
 
 // ---- CPU profiles -------------------------------------------------------------------------
