@@ -53,3 +53,13 @@ export function createClientRedis(options: RedisOptions = {}): RedisConnection {
     maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, commandTimeout: CLIENT_COMMAND_TIMEOUT_MS, ...options,
   });
 }
+
+/**
+ * Calls `listener` each time the connection becomes ready again. A Cluster says 'ready' only when
+ * the whole cluster connection comes back, not when one node's connection does (a master that
+ * restarted, maybe without its data): each node's own 'ready' is listened to as well.
+ */
+export function onEveryReady(connection: RedisConnection, listener: () => void): void {
+  connection.on('ready', listener);
+  if (isCluster(connection)) connection.on('+node', (node: Redis) => node.on('ready', listener));
+}

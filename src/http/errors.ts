@@ -16,7 +16,8 @@ const CONNECTION_MESSAGES = new RegExp([
   'Client has encountered a connection error', 'timeout expired', 'the database system is (starting up|shutting down)',
   'Command timed out', 'Connection is closed', "Stream isn't writeable", 'max retries per request',
   'Redis.*(closed|offline)', 'Failed to refresh slots cache', 'All sentinels are unreachable',
-  '^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN) ',
+  // ioredis wraps a cluster's refusals: "Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN …".
+  'Too many Cluster redirections', '(^|ReplyError: )(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN) ',
 ].join('|'), 'i');
 
 function isConnectionError(error: any): boolean {

@@ -1,4 +1,4 @@
-import { createClientRedis, RedisConnection } from '../redis';
+import { createClientRedis, isCluster, RedisConnection } from '../redis';
 import { Unavailable } from '../errors';
 import { withinTime } from '../time-limit';
 
@@ -31,8 +31,18 @@ export async function requireRedisReady(timeoutMs = 1000): Promise<void> {
   if (!ready) throw new Unavailable('The job queue (Redis) is unavailable; try again');
 }
 
+/**
+ * Whether Redis answers. A PING carries no key, so a cluster sends it to any live node, which
+ * answers while the cluster refuses every write (a master down): there the cluster's own state is asked.
+ */
 export function pingRedis(timeoutMs = 1500): Promise<unknown> {
-  return withinTime(clientRedis().ping(), timeoutMs, 'redis ping');
+  const redis = clientRedis();
+  const probe: Promise<unknown> = isCluster(redis)
+    ? redis.cluster('INFO').then((info) => {
+      if (!/^cluster_state:ok\b/m.test(String(info))) throw new Error('the Redis Cluster is down');
+    })
+    : redis.ping();
+  return withinTime(probe, timeoutMs, 'redis ping');
 }
 
 export async function closeClientRedis(): Promise<void> {

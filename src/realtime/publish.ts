@@ -118,29 +118,25 @@ function emitOne({ kind, payload }: PublishedEvent, { event_id, occurred_at }: E
 // connection is. But its reply counts only the subscribers of the node that took it, so 0 there
 // does not mean lost. A 0 reply is then checked against the whole cluster: the realtime processes
 // subscribed to realtimeListenerChannel, summed over every node (masters and replicas: ioredis
-// puts a cluster's subscriber connection on any of them). A positive answer is kept for a moment
-// (one PUBSUB per node per batch would double the relay's Redis work); an event published in that
-// moment after the last realtime process went away is lost as a single Redis would lose one that
-// reached a process just before it died. Sharded pub/sub (SPUBLISH) was not taken:
+// puts a cluster's subscriber connection on any of them), asked after the PUBLISH, every time: a
+// cached "someone listens" would count events as sent after the last realtime process died, and
+// delete them from the outbox unheard. A node that does not answer is left out; if no node that
+// answers shows a listener, the events stay in the outbox (at worst sent twice: clients
+// deduplicate on event_id). Sharded pub/sub (SPUBLISH) was not taken:
 // @socket.io/redis-emitter cannot send it (socketio/socket.io-redis-emitter#127), the sharded
 // adapter speaks another wire format than the emitter and src/realtime/adapter.ts checks, and an
 // SPUBLISH reply, too, counts the subscribers of one node only.
-const LISTENERS_KEPT_MS = 1000;
-let listenersSeenAt = -Infinity;
 
-/** Whether a realtime process is subscribed anywhere in the cluster (its subscriber count summed over every node). */
+/** Whether a realtime process is subscribed anywhere in the cluster (its subscriber count over every node that answers). */
 async function clusterHasListeners(): Promise<boolean> {
   const cluster = connection;
   if (!cluster || !isCluster(cluster)) return false;
-  if (Date.now() - listenersSeenAt < LISTENERS_KEPT_MS) return true;
   const channel = realtimeListenerChannel();
-  const counts = await Promise.all(cluster.nodes('all').map(async (node) => {
+  const counts = await Promise.allSettled(cluster.nodes('all').map(async (node) => {
     const [, count] = (await node.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
     return Number(count);
   }));
-  const listening = counts.some((count) => count > 0);
-  if (listening) listenersSeenAt = Date.now();
-  return listening;
+  return counts.some((count) => count.status === 'fulfilled' && count.value > 0);
 }
 
 /**
@@ -165,6 +161,5 @@ export async function closePublisher(): Promise<void> {
   const open = connection;
   connection = null;
   emitter = null;
-  listenersSeenAt = -Infinity;
   if (open) await open.quit().catch(() => open.disconnect());
 }

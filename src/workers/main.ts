@@ -4,7 +4,7 @@ import { config } from '../config';
 import { logger } from '../logger';
 import { db } from '../db/knex';
 import { pruneLedger } from '../db/request-ledger';
-import { createWorkerRedis, RedisConnection } from '../redis';
+import { createWorkerRedis, RedisConnection, onEveryReady } from '../redis';
 import { bookingQueueName, queuePrefix, QUEUE_NAMES } from '../jobs/queues';
 import { bookingQueue } from '../jobs/booking';
 import { scheduleSweeper, SweeperJobName } from '../jobs/sweeper';
@@ -70,7 +70,7 @@ const connections: RedisConnection[] = [];
 function connection(): RedisConnection {
   const redis = createWorkerRedis();
   // A worker's own connection coming back may be the first to see a Redis that lost its data.
-  redis.on('ready', () => void reassertSerialPartitions('reconnected'));
+  onEveryReady(redis, () => void reassertAfterReconnect());
   connections.push(redis);
   return redis;
 }
@@ -114,8 +114,36 @@ function reassertSerialPartitions(why: string): Promise<void> {
   return assertSerialPartitions().catch((error) => logger.warn({ err: error, why }, 'could not assert partition concurrency'));
 }
 
+/**
+ * After any reconnect: the partitions' concurrency, and the sweeper's job schedulers (a Redis, or a
+ * cluster node, that came back without its data has lost them: no expiry, relay or reconciliation
+ * would run until a worker restarted). A node that just came back may refuse for a moment (a
+ * cluster still joining: CLUSTERDOWN), so it is tried again every REASSERT_RETRY_MS until it took,
+ * for as long as the periodic re-assertion's interval. Every connection of the process reports its
+ * reconnect; one re-assertion at a time serves them all.
+ */
+const REASSERT_RETRY_MS = 100;
+let reasserting: Promise<void> | null = null;
+function reassertAfterReconnect(): Promise<void> {
+  reasserting ??= (async () => {
+    for (const deadline = Date.now() + REASSERT_SERIAL_MS; ;) {
+      try {
+        await Promise.all([assertSerialPartitions(), scheduleSweeper()]);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          logger.warn({ err: error }, 'could not assert partition concurrency and the sweeper after a reconnect');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, REASSERT_RETRY_MS));
+      }
+    }
+  })().finally(() => { reasserting = null; });
+  return reasserting;
+}
+
 function keepPartitionsSerial(): NodeJS.Timeout {
-  clientRedis().on('ready', () => void reassertSerialPartitions('reconnected'));
+  onEveryReady(clientRedis(), () => void reassertAfterReconnect());
   return setInterval(() => void reassertSerialPartitions('periodic'), REASSERT_SERIAL_MS);
 }
 
