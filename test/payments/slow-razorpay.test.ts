@@ -113,7 +113,7 @@ test('confirmations with made-up payment ids do not keep a hold alive past its T
   }
   await new Promise((resolve) => setTimeout(resolve, 2500));
   await sweepExpiredHolds();
-  await eventually(async () => (await statusesOf(ids))[0] !== 'pending_verified', 'the hold to be released', 3000).catch(() => undefined);
+  await eventually(async () => (await statusesOf(ids))[0] !== 'pending_verified', 'the hold to be released', 15_000).catch(() => undefined);
   const row = await db('bookings').where('id', ids[0]).first('status', db.raw('extract(epoch from hold_expires_at - now())::int AS left_s'));
   assert.is(row.status, 'verification_failed', `refused confirms kept extending the hold: still ${row.status}, ${row.left_s} s left`);
 });
