@@ -8,6 +8,7 @@ import { connected, openSocket, recorder } from '../helpers/sockets';
 import {
   Answer, call, duplicateHolds, heldIds, inventoryMismatches, jobEnd, makeCafe, makeCustomers, startClusterStack, until,
 } from '../failures/stack';
+import { slotOwners } from './tools';
 
 // The whole service on a private 3-master Redis Cluster (SPEC §2 scaling out, §11
 // REDIS_CLUSTER_NODES): web, realtime and two worker processes, every one of them on an ioredis
@@ -28,21 +29,6 @@ async function decided(base: string, token: string, answer: Answer): Promise<{ s
   if (answer.status !== 202) return { status: answer.status as number, body: answer.body };
   const end = await jobEnd(base, answer.body.job_id, token);
   return { status: end.status, body: end.status < 300 ? end.result : end.error };
-}
-
-/** `CLUSTER NODES` as the client port of the master serving each slot. */
-async function slotOwners(control: Redis): Promise<(slot: number) => number> {
-  const ranges: Array<{ from: number; to: number; port: number }> = [];
-  for (const line of String(await control.call('CLUSTER', 'NODES')).trim().split('\n')) {
-    const [, address, flags, , , , , , ...slots] = line.split(' ');
-    if (!flags.includes('master')) continue;
-    const port = Number(address.split('@')[0].split(':')[1]);
-    for (const range of slots) {
-      const [from, to = from] = range.split('-').map(Number);
-      ranges.push({ from, to, port });
-    }
-  }
-  return (slot) => ranges.find((range) => slot >= range.from && slot <= range.to)!.port;
 }
 
 /** The booking partitions whose keys a node holds, asked of that node alone (SCAN sees one node). */

@@ -11,21 +11,31 @@ export function node(port: number): Redis {
   return new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, lazyConnect: false });
 }
 
+/** `CLUSTER NODES` as the client port of the master serving each slot. */
+export async function slotOwners(control: Redis): Promise<(slot: number) => number> {
+  const ranges: Array<{ from: number; to: number; port: number }> = [];
+  for (const line of String(await control.call('CLUSTER', 'NODES')).trim().split('\n')) {
+    const [, address, flags, , , , , , ...slots] = line.split(' ');
+    if (!flags.includes('master')) continue;
+    const port = Number(address.split('@')[0].split(':')[1]);
+    for (const range of slots) {
+      const [from, to = from] = range.split('-').map(Number);
+      ranges.push({ from, to, port });
+    }
+  }
+  return (slot) => {
+    const owner = ranges.find((range) => slot >= range.from && slot <= range.to);
+    if (!owner) throw new Error(`no master serves slot ${slot}`);
+    return owner.port;
+  };
+}
+
 /** The client port of the master serving `key`'s slot. */
 export async function ownerOfKey(anyPort: number, key: string): Promise<number> {
   const control = node(anyPort);
   try {
     const slot = Number(await control.call('CLUSTER', 'KEYSLOT', key));
-    for (const line of String(await control.call('CLUSTER', 'NODES')).trim().split('\n')) {
-      const [, address, flags, , , , , , ...slots] = line.split(' ');
-      if (!flags.includes('master')) continue;
-      const port = Number(address.split('@')[0].split(':')[1]);
-      for (const range of slots) {
-        const [from, to = from] = range.split('-').map(Number);
-        if (slot >= from && slot <= to) return port;
-      }
-    }
-    throw new Error(`no master serves slot ${slot}`);
+    return (await slotOwners(control))(slot);
   } finally {
     control.disconnect();
   }
