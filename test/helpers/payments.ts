@@ -18,6 +18,20 @@ export function confirm(token: string, body: unknown, headers: Record<string, st
   return api('POST', '/bookings/confirm', { token, body, headers });
 }
 
+/**
+ * A confirmation as a client makes it: on a 202 (the job outlasted SYNC_WAIT_MS, as on a loaded
+ * machine) it follows status_url until the job ends, and answers as the synchronous reply would have.
+ */
+export async function confirmFollowed(token: string, body: unknown): Promise<ApiResponse> {
+  const first = await confirm(token, body);
+  if (first.status !== 202) return first;
+  const job = await eventually(async () => {
+    const polled = (await api('GET', first.body.status_url, { token })).body;
+    return polled.state === 'completed' || polled.state === 'failed' ? polled : undefined;
+  }, 'the confirmation job to end', 30_000, 100);
+  return { ...first, status: job.status, body: job.result ?? job.error };
+}
+
 /** An order for bookings, priced by the server; insists on 200. */
 export async function orderFor(token: string, bookingIds: number[], extra: Record<string, unknown> = {}): Promise<{ id: string; amount: number }> {
   const response = await api('POST', '/create_order', { token, body: { currency: 'INR', receipt: `rcpt_${Date.now()}`, booking_ids: bookingIds, ...extra } });

@@ -4,7 +4,7 @@ import { db } from '../../src/db/knex';
 import { api } from '../helpers/api';
 import { assertInventoryMatches, bookingCafe, holdOrFail, makeCustomer, useWorkers } from '../helpers/bookings';
 import {
-  amountOrder, assertSettled, confirm, credit, gatewayBody, orderFor, pay, paymentsOutOfLine, statusesOf, walletsOutOfLine,
+  amountOrder, assertSettled, confirm, confirmFollowed, credit, gatewayBody, orderFor, pay, paymentsOutOfLine, statusesOf, walletsOutOfLine,
 } from '../helpers/payments';
 import { fakeRazorpay } from '../helpers/razorpay';
 
@@ -64,7 +64,7 @@ test('gateway: an order priced by the server, paid at the checkout, confirms wit
   const mismatch = await api('POST', '/create_order', { token: cafe.token, body: { amount: 69900, currency: 'INR', receipt: 'r1', booking_ids: ids } });
   assert.equal([mismatch.status, mismatch.body.code], [400, 'validation_failed'], 'a client amount that differs is refused');
   const checkout = pay(order.id);
-  const first = await confirm(cafe.token, gatewayBody(ids, checkout));
+  const first = await confirmFollowed(cafe.token, gatewayBody(ids, checkout));
   assert.is(first.status, 200, JSON.stringify(first.body));
   assert.equal([first.body.booking_ids, first.body.amount_paid], [ids, 700]);
   const again = await confirm(cafe.token, gatewayBody(ids, checkout));

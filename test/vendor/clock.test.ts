@@ -44,7 +44,10 @@ test('a booking whose slot began shows current, one whose slot ended completed, 
 
   // Both early slots have started, the first has ended: the clock moves their rows on.
   await eventually(async () => localNow(zone).time > slots[1].start_time, 'the slots to start', 30_000, 250);
-  assert.ok((await resyncByClock()) >= 1, 'the clock found rows to move on');
+  // The workers' own `vendor-clock` schedule (every 60 s) may get there first: then this run finds
+  // the rows already moved on, and the end state is the same.
+  const queued = await resyncByClock();
+  if (queued === 0) assert.not.equal(await statuses(), { [ending]: 'upcoming', [running]: 'upcoming', [later]: 'upcoming' }, 'nothing moved the rows on');
   await eventually(async () => {
     const now = await statuses();
     return now[ending] === 'completed' && now[running] === 'current' ? now : undefined;
