@@ -1,10 +1,9 @@
 import { config } from '../config';
-import { Transaction } from './knex';
+import { Statement, Transaction } from './knex';
 import { Actor, HoldRequest, Outcome, slotUnavailable } from '../domain/booking-types';
 import { bookingDay, canHold } from '../domain/slot-availability';
 import { Conflict, Forbidden, NotFound } from '../errors';
-import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventory, LockedInventory, slotPending } from './inventory';
-import { lockUsers } from './locks';
+import { applyInventory, BookingEvent, bookingUpdated, InventoryChange, lockInventoryWith, LockedInventory, slotPending } from './inventory';
 import { customersAmong } from './customers';
 
 // Holds: all or nothing per request, any number of requests in one transaction. The booking
@@ -58,43 +57,57 @@ function frozenAnswer(bookings: Array<{ slot_id: number; booking_id: number }>, 
   };
 }
 
-/** One read for the games, their cafes and the requested slots that belong to them (no lock needed: capacity comes from the locked inventory). */
-async function readCatalog(trx: Transaction, requests: HoldRequest[]): Promise<Catalog> {
-  const rows: Array<GameRow & { slot_id: number | null; start_time: string | null }> = await trx('games as g')
-    .join('vendors as v', 'v.id', 'g.vendor_id')
-    .leftJoin('slots as s', (join) => {
-      join.on('s.game_id', 'g.id').onIn('s.id', [...new Set(requests.flatMap((r) => r.slotIds))]);
-    })
-    .whereIn('g.id', [...new Set(requests.map((r) => r.gameId))])
-    .select('g.id', 'g.vendor_id', 'g.single_slot_price_paise', 'v.timezone', 'v.opening_days', 's.id as slot_id', 's.start_time');
+/**
+ * One statement locks the users (their holds across every partition, lock order 2) and reads the
+ * games, their cafes and the requested slots that belong to them (the catalog needs no lock:
+ * capacity comes from the locked inventory). Returns the catalog and the users that exist.
+ */
+async function lockUsersAndReadCatalog(trx: Transaction, requests: HoldRequest[]): Promise<{ catalog: Catalog; users: Set<number> }> {
+  const { catalog: rows, users }: { catalog: Array<GameRow & { slot_id: number | null; start_time: string | null }>; users: number[] } = (await trx.raw(
+    `WITH locked AS (SELECT id FROM users WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE),
+     catalog AS (
+       SELECT g.id, g.vendor_id, g.single_slot_price_paise, v.timezone, v.opening_days, s.id AS slot_id, s.start_time
+         FROM games g
+         JOIN vendors v ON v.id = g.vendor_id
+         LEFT JOIN slots s ON s.game_id = g.id AND s.id = ANY(?::int[])
+        WHERE g.id = ANY(?::int[])
+     )
+     SELECT (SELECT coalesce(json_agg(c), '[]') FROM catalog c) AS catalog, (SELECT coalesce(json_agg(id), '[]') FROM locked) AS users`,
+    [[...new Set(requests.map((r) => r.userId))], [...new Set(requests.flatMap((r) => r.slotIds))], [...new Set(requests.map((r) => r.gameId))]],
+  )).rows[0];
   return {
-    games: new Map(rows.map((g) => [g.id, g])),
-    slots: new Map(rows.filter((r) => r.slot_id !== null).map((r) => [r.slot_id!, { game_id: r.id, start_time: r.start_time! }])),
+    catalog: {
+      games: new Map(rows.map((g) => [g.id, g])),
+      slots: new Map(rows.filter((r) => r.slot_id !== null).map((r) => [r.slot_id!, { game_id: r.id, start_time: r.start_time! }])),
+    },
+    users: new Set(users),
   };
 }
 
 /**
- * Pending holds per allowance (the user's own, or one cafe's for that user), counted after the
- * users' locks. A hold past its time still counts until the sweeper releases it: it still takes
- * its unit.
+ * Pending holds per allowance (the user's own, or one cafe's for that user), to be counted in a
+ * statement after the users' locks. A hold past its time still counts until the sweeper releases
+ * it: it still takes its unit.
  */
-async function countPendingHolds(trx: Transaction, userIds: number[]): Promise<Map<string, number>> {
-  if (userIds.length === 0) return new Map();
-  const rows: Array<{ user_id: number; held_by_vendor_id: number | null; pending: number }> = (await trx.raw(
-    `SELECT user_id, held_by_vendor_id, count(*)::int AS pending FROM bookings
-      WHERE user_id = ANY(?::int[]) AND status = 'pending_verified'
-      GROUP BY user_id, held_by_vendor_id`,
-    [userIds],
-  )).rows;
-  return new Map(rows.map((row) => [allowanceKey(row.user_id, row.held_by_vendor_id), row.pending]));
+function pendingHoldsCount(userIds: number[]): Statement {
+  return {
+    sql: `SELECT user_id, held_by_vendor_id, count(*)::int AS pending FROM bookings
+           WHERE user_id = ANY(?::int[]) AND status = 'pending_verified'
+           GROUP BY user_id, held_by_vendor_id`,
+    bindings: [userIds],
+  };
 }
 
 export async function applyHolds(trx: Transaction, requests: HoldRequest[], limits: HoldLimits, now: Date = new Date()): Promise<HoldBatchResult> {
   const outcomes: Array<Outcome | undefined> = new Array(requests.length);
-  const catalog = await readCatalog(trx, requests);
+  // Lock: users first (their holds across every partition), then inventory; then read. The race:
+  // one user's holds for games in two partitions run at once; a count taken in the statement that
+  // waits for the user's lock comes from a snapshot before that wait and misses the holds the other
+  // partition just committed, so the limit is counted in the next statement (the inventory's).
+  const { catalog, users: existingUsers } = await lockUsersAndReadCatalog(trx, requests);
 
-  // Refuse what needs no lock: a request refused for its game or cafe neither locks nor creates
-  // inventory rows.
+  // Refuse what needs no inventory: a request refused for its game or cafe neither locks nor
+  // creates inventory rows.
   // SPEC §4: a cafe holds only for its own customers, so it can never read a stranger's contact
   // details through a booking it made.
   const forCafes = requests.filter((r) => heldByVendor(r.actor, r.userId) !== null);
@@ -109,15 +122,9 @@ export async function applyHolds(trx: Transaction, requests: HoldRequest[], limi
     }
   });
 
-  // Lock: users first (their holds across every partition), then inventory; then read. The race:
-  // one user's holds for games in two partitions run at once; a count taken in the statement that
-  // waits for the user's lock comes from a snapshot before that wait and misses the holds the other
-  // partition just committed, so the limit is counted in the next statement.
-  const existingUsers = await lockUsers(trx, requests.filter((_, i) => !outcomes[i]).map((r) => r.userId));
   requests.forEach((request, index) => {
     if (!outcomes[index] && !existingUsers.has(request.userId)) outcomes[index] = { status: 404, body: new NotFound('User').toBody() };
   });
-  const pendingHolds = await countPendingHolds(trx, [...existingUsers]);
   // Closed, past, too far ahead and foreign slots are noted, not yet answered, so that the answer
   // names every slot that cannot be held, full ones included.
   const unholdable = requests.map((request) => {
@@ -130,9 +137,12 @@ export async function applyHolds(trx: Transaction, requests: HoldRequest[], limi
     });
   });
   const candidates = requests.map((_, index) => index).filter((index) => !outcomes[index]);
-  const inventory = await lockInventory(trx, candidates.flatMap((index) => requests[index].slotIds
+  const locked = await lockInventoryWith(trx, candidates.flatMap((index) => requests[index].slotIds
     .filter((slotId) => !unholdable[index].includes(slotId))
-    .map((slotId) => ({ slotId, bookDate: requests[index].bookDate }))));
+    .map((slotId) => ({ slotId, bookDate: requests[index].bookDate }))), pendingHoldsCount([...existingUsers]));
+  const { inventory } = locked;
+  const pendingHolds = new Map((locked.alongside as Array<{ user_id: number; held_by_vendor_id: number | null; pending: number }>)
+    .map((row) => [allowanceKey(row.user_id, row.held_by_vendor_id), row.pending]));
 
   // Decide, in arrival order.
   const holdExpiresAt = new Date(now.getTime() + limits.holdTtlSeconds * 1000);

@@ -1,5 +1,4 @@
-import { Knex } from 'knex';
-import { Transaction } from './knex';
+import { Statement, Transaction } from './knex';
 import { BookingStatus } from './models';
 import type { PublishedEvent } from '../realtime/publish';
 
@@ -34,25 +33,40 @@ const keyOf = (slotId: number, bookDate: string) => `${slotId}:${bookDate}`;
  * starts from the old capacity.
  */
 export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promise<LockedInventory> {
+  return (await lockInventoryWith(trx, wanted)).inventory;
+}
+
+/**
+ * lockInventory, with `alongside`, a read that must follow locks taken by earlier statements (a
+ * count of holds after the users' locks), in the same statement to save a round trip: its rows
+ * come back as JSON.
+ */
+export async function lockInventoryWith(trx: Transaction, wanted: SlotDate[], alongside?: Statement): Promise<{ inventory: LockedInventory; alongside: any[] }> {
   const unique = [...new Map(wanted.map((w) => [keyOf(w.slotId, w.bookDate), w])).values()]
     .sort((a, b) => a.slotId - b.slotId || a.bookDate.localeCompare(b.bookDate));
   const counts = new Map<string, { available: number; capacity: number }>();
-  if (unique.length > 0) {
+  let alongsideRows: any[] = [];
+  if (unique.length > 0 || alongside) {
     // One statement creates the missing rows and locks the existing ones, in (slot_id, book_date)
-    // order: ON CONFLICT DO UPDATE takes the row lock a SELECT … FOR UPDATE would.
-    const rows: Array<{ slot_id: number; book_date: string; available: number; capacity: number }> = (await trx.raw(
-      `INSERT INTO slot_inventory AS i (slot_id, book_date, game_id, capacity, available)
-       SELECT s.id, p.book_date, s.game_id, g.total_slots, g.total_slots
-         FROM unnest(?::int[], ?::date[]) AS p(slot_id, book_date)
-         JOIN slots s ON s.id = p.slot_id
-         JOIN games g ON g.id = s.game_id
-        ORDER BY s.id, p.book_date
-        FOR SHARE OF g
-       ON CONFLICT (slot_id, book_date) DO UPDATE SET available = i.available
-       RETURNING i.slot_id, i.book_date, i.available, i.capacity`,
-      [unique.map((w) => w.slotId), unique.map((w) => w.bookDate)],
-    )).rows;
-    for (const row of rows) counts.set(keyOf(row.slot_id, row.book_date), { available: row.available, capacity: row.capacity });
+    // order: ON CONFLICT DO UPDATE takes the row lock a SELECT … FOR UPDATE would, and returns the
+    // row as it is after that wait.
+    const result = (await trx.raw(
+      `WITH locked AS (
+         INSERT INTO slot_inventory AS i (slot_id, book_date, game_id, capacity, available)
+         SELECT s.id, p.book_date, s.game_id, g.total_slots, g.total_slots
+           FROM unnest(?::int[], ?::date[]) AS p(slot_id, book_date)
+           JOIN slots s ON s.id = p.slot_id
+           JOIN games g ON g.id = s.game_id
+          ORDER BY s.id, p.book_date
+          FOR SHARE OF g
+         ON CONFLICT (slot_id, book_date) DO UPDATE SET available = i.available
+         RETURNING i.slot_id, i.book_date, i.available, i.capacity
+       ), alongside AS (${alongside?.sql ?? 'SELECT WHERE false'})
+       SELECT (SELECT coalesce(json_agg(l), '[]') FROM locked l) AS locked, (SELECT coalesce(json_agg(a), '[]') FROM alongside a) AS alongside`,
+      [unique.map((w) => w.slotId), unique.map((w) => w.bookDate), ...(alongside?.bindings ?? [])],
+    )).rows[0] as { locked: Array<{ slot_id: number; book_date: string; available: number; capacity: number }>; alongside: any[] };
+    for (const row of result.locked) counts.set(keyOf(row.slot_id, row.book_date), { available: row.available, capacity: row.capacity });
+    alongsideRows = result.alongside;
   }
   const change = (slotId: number, bookDate: string, delta: number): InventoryChange => {
     const count = counts.get(keyOf(slotId, bookDate));
@@ -60,16 +74,12 @@ export async function lockInventory(trx: Transaction, wanted: SlotDate[]): Promi
     count.available += delta;
     return { slotId, bookDate, delta, availableAfter: count.available };
   };
-  return {
+  const inventory: LockedInventory = {
     available: (slotId, bookDate) => counts.get(keyOf(slotId, bookDate))?.available ?? 0,
     take: (slotId, bookDate) => change(slotId, bookDate, -1),
     give: (slotId, bookDate) => change(slotId, bookDate, +1),
   };
-}
-
-export interface Statement {
-  sql: string;
-  bindings: readonly Knex.RawBinding[];
+  return { inventory, alongside: alongsideRows };
 }
 
 /**

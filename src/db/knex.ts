@@ -61,3 +61,9 @@ export const db: Knex = createKnex();
 Model.knex(db);
 
 export type Transaction = Knex.Transaction;
+
+/** A statement with its bindings, to travel inside another one (a CTE) and save a round trip. */
+export interface Statement {
+  sql: string;
+  bindings: readonly Knex.RawBinding[];
+}

@@ -4,7 +4,7 @@ import { BookingStatus } from './models';
 // The one global lock order of every booking transaction (SPEC §2), so transactions that touch
 // several keys wait for each other instead of deadlocking:
 //   1. request ledger rows (src/db/request-ledger.ts), by request id
-//   2. users, by id
+//   2. users, by id (lockUsersAndReadCatalog in src/db/holds.ts)
 //   3. bookings, by id
 //   4. inventory rows, by (slot_id, book_date) (lockInventory in src/db/inventory.ts)
 //   5. promo codes (lockPromo in src/db/promos.ts)
@@ -12,16 +12,6 @@ import { BookingStatus } from './models';
 //   7. payments, by id (src/db/payments.ts)
 // And one rule: lock, then read. Under READ COMMITTED a statement sees a snapshot taken when it
 // started, before any lock wait, so a decision is taken from statements run after the locks.
-
-/** Locks the users (lock order 2); returns the ids that exist. */
-export async function lockUsers(trx: Transaction, userIds: number[]): Promise<Set<number>> {
-  if (userIds.length === 0) return new Set();
-  const rows: Array<{ id: number }> = (await trx.raw(
-    'SELECT id FROM users WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE',
-    [[...new Set(userIds)]],
-  )).rows;
-  return new Set(rows.map((row) => row.id));
-}
 
 export interface LockedBooking {
   id: number;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import { db, Transaction } from './knex';
+import { db, Statement, Transaction } from './knex';
 import { BookingEvent } from './inventory';
 import { BookingStatus } from './models';
 import type { EventStamp } from '../realtime/publish';
@@ -38,9 +38,9 @@ export interface Outbound {
 
 export const nothingOutbound = (): Outbound => ({ events: [], jobs: [] });
 
-/** Inserts the events and jobs of this transaction; they leave only if it commits. */
-export async function addToOutbox(trx: Transaction, events: BookingEvent[], jobs: JobSpec[] = []): Promise<Outbound> {
-  if (events.length === 0 && jobs.length === 0) return nothingOutbound();
+/** The insert of a transaction's events and jobs, and what they are; null when there is nothing to send. */
+export function outboxInsert(events: BookingEvent[], jobs: JobSpec[] = []): { outbound: Outbound; statement: Statement } | null {
+  if (events.length === 0 && jobs.length === 0) return null;
   const occurredAt = new Date().toISOString();
   const outbound: Outbound = {
     events: events.map((event) => ({ event, stamp: { event_id: randomUUID(), occurred_at: occurredAt } })),
@@ -50,12 +50,22 @@ export async function addToOutbox(trx: Transaction, events: BookingEvent[], jobs
     ...outbound.events.map((m) => ({ id: m.stamp.event_id, topic: 'socket', payload: m })),
     ...outbound.jobs.map(({ id, ...job }) => ({ id, topic: 'job', payload: job })),
   ];
-  await trx.raw(
-    `INSERT INTO outbox (id, topic, payload)
-     SELECT m.id, m.topic, m.payload FROM json_to_recordset(?::json) AS m(id uuid, topic text, payload jsonb)`,
-    [JSON.stringify(rows)],
-  );
-  return outbound;
+  return {
+    outbound,
+    statement: {
+      sql: `INSERT INTO outbox (id, topic, payload)
+            SELECT m.id, m.topic, m.payload FROM json_to_recordset(?::json) AS m(id uuid, topic text, payload jsonb)`,
+      bindings: [JSON.stringify(rows)],
+    },
+  };
+}
+
+/** Inserts the events and jobs of this transaction; they leave only if it commits. */
+export async function addToOutbox(trx: Transaction, events: BookingEvent[], jobs: JobSpec[] = []): Promise<Outbound> {
+  const insert = outboxInsert(events, jobs);
+  if (!insert) return nothingOutbound();
+  await trx.raw(insert.statement.sql, insert.statement.bindings);
+  return insert.outbound;
 }
 
 export async function deleteSent(ids: string[]): Promise<void> {

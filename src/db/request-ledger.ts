@@ -1,4 +1,4 @@
-import { db, Transaction } from './knex';
+import { db, Statement, Transaction } from './knex';
 import { IdempotencyRef, Outcome } from '../domain/booking-types';
 import { Conflict } from '../errors';
 
@@ -34,7 +34,9 @@ const duplicateKey = (): Outcome => ({
 /**
  * Runs `decide` for the requests of a job that have no answer yet, and records every answer.
  * Returns one outcome per request, in order. Requests without an actor (the sweeper's) are
- * system work, idempotent by their conditional updates, and keep no row.
+ * system work, idempotent by their conditional updates, and keep no row. `alongside`, asked once
+ * the requests are decided, is a data-changing statement (the outbox insert) that travels with
+ * the answers' update, to save a round trip.
  *
  * The claim is an insert: a claim by a transaction still running (the first run of a job whose
  * worker paused past its lock, now re-run elsewhere) makes this wait for that transaction, and
@@ -49,6 +51,7 @@ export async function runLedgered<R extends Ledgered>(
   requests: R[],
   context: LedgerContext,
   decide: (open: R[]) => Promise<Outcome[]>,
+  alongside?: () => Statement | null,
 ): Promise<Outcome[]> {
   const outcomes: Array<Outcome | undefined> = new Array(requests.length);
   const hashOf = (index: number) => requests[index].idempotency?.requestHash ?? null;
@@ -75,12 +78,16 @@ export async function runLedgered<R extends Ledgered>(
 
   const answers = deciding.filter((index) => requests[index].actor !== null)
     .map((index) => ({ id: requests[index].requestId, status: outcomes[index]!.status, answer: outcomes[index]!.body }));
-  if (answers.length > 0) {
+  const along = alongside?.() ?? null;
+  if (answers.length > 0 || along) {
     await trx.raw(
-      `UPDATE request_ledger AS l SET state = 'completed', status = a.status, answer = a.answer, updated_at = now()
-         FROM json_to_recordset(?::json) AS a(id text, status int, answer json)
-        WHERE l.id = a.id`,
-      [JSON.stringify(answers)],
+      `WITH answered AS (
+         UPDATE request_ledger AS l SET state = 'completed', status = a.status, answer = a.answer, updated_at = now()
+           FROM json_to_recordset(?::json) AS a(id text, status int, answer json)
+          WHERE l.id = a.id
+       ), alongside AS (${along?.sql ?? 'SELECT WHERE false'})
+       SELECT`,
+      [JSON.stringify(answers), ...(along?.bindings ?? [])],
     );
   }
   for (const [id, indexes] of copies) {

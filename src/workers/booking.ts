@@ -6,7 +6,7 @@ import { db, Transaction } from '../db/knex';
 import { applyHolds, configuredHoldLimits } from '../db/holds';
 import { cancelBooking, ChangeResult, moveBooking, releaseHolds } from '../db/booking-changes';
 import { BookingEvent } from '../db/inventory';
-import { addToOutbox, JobSpec } from '../db/outbox';
+import { JobSpec, nothingOutbound, outboxInsert } from '../db/outbox';
 import { confirmBookings } from '../db/confirmations';
 import { vendorSyncJobs } from '../jobs/vendor-sync';
 import { LedgerContext, Ledgered, runLedgered } from '../db/request-ledger';
@@ -60,19 +60,18 @@ function keysOf(name: string, data: AnyBookingJobData, events: BookingEvent[]): 
 
 /**
  * One job's requests in one transaction: the ledger sets aside what was answered before, the
- * rest is decided, and every answer and event is written before the commit.
+ * rest is decided, and every answer and event is written before the commit (in one statement).
  */
 export async function runBookingTransaction(name: BookingJobName, requests: AnyBookingJobData['requests'], context: LedgerContext, pool: Knex = db) {
   return pool.transaction(async (trx) => {
-    const events: BookingEvent[] = [];
-    const jobs: JobSpec[] = [];
+    const out: { events: BookingEvent[]; insert: ReturnType<typeof outboxInsert> } = { events: [], insert: null };
     const outcomes = await runLedgered(trx, requests as Ledgered[], context, async (open) => {
       const decided = await deciders[name](trx, open);
-      events.push(...decided.events);
-      jobs.push(...(decided.jobs ?? []));
+      out.events = decided.events;
+      out.insert = outboxInsert(decided.events, [...(decided.jobs ?? []), ...vendorSyncJobs(decided.events)]);
       return decided.outcomes;
-    });
-    return { outcomes, events, messages: await addToOutbox(trx, events, [...jobs, ...vendorSyncJobs(events)]) };
+    }, () => out.insert?.statement ?? null);
+    return { outcomes, events: out.events, messages: out.insert?.outbound ?? nothingOutbound() };
   });
 }
 
