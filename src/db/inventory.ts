@@ -1,4 +1,4 @@
-import { Statement, Transaction } from './knex';
+import { prepared, Statement, Transaction } from './knex';
 import { BookingStatus } from './models';
 import type { PublishedEvent } from '../realtime/publish';
 
@@ -50,7 +50,7 @@ export async function lockInventoryWith(trx: Transaction, wanted: SlotDate[], al
     // One statement creates the missing rows and locks the existing ones, in (slot_id, book_date)
     // order: ON CONFLICT DO UPDATE takes the row lock a SELECT … FOR UPDATE would, and returns the
     // row as it is after that wait.
-    const result = (await trx.raw(
+    const result = (await prepared(trx,
       `WITH locked AS (
          INSERT INTO slot_inventory AS i (slot_id, book_date, game_id, capacity, available)
          SELECT s.id, p.book_date, s.game_id, g.total_slots, g.total_slots
@@ -96,7 +96,7 @@ export async function applyInventory(trx: Transaction, changes: InventoryChange[
     net.set(key, entry);
   }
   const rows = [...net.values()].filter((r) => r.delta !== 0);
-  const result = await trx.raw(
+  const result = await prepared(trx,
     `WITH changed AS (
        UPDATE slot_inventory AS i SET available = i.available + c.delta
          FROM unnest(?::int[], ?::date[], ?::int[]) AS c(slot_id, book_date, delta)

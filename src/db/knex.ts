@@ -2,6 +2,7 @@ import knexFactory, { Knex } from 'knex';
 import { Model } from 'objection';
 import { types } from 'pg';
 import path from 'path';
+import { createHash } from 'crypto';
 import { config } from '../config';
 
 // DATE columns stay 'YYYY-MM-DD' strings: a booking date is a calendar day in the vendor's zone,
@@ -66,4 +67,14 @@ export type Transaction = Knex.Transaction;
 export interface Statement {
   sql: string;
   bindings: readonly Knex.RawBinding[];
+}
+
+/**
+ * A raw statement run as a named prepared statement: each connection has PostgreSQL parse and plan
+ * it once, and later runs send only its values. For the statements every booking job runs; the
+ * name comes from the text, so one name never stands for two statements.
+ */
+export function prepared(runner: Knex | Transaction, sql: string, bindings: readonly Knex.RawBinding[]): Knex.Raw {
+  const name = `hfg_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+  return runner.raw(sql, bindings).options({ name });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import { db, Statement, Transaction } from './knex';
+import { db, prepared, Statement, Transaction } from './knex';
 import { BookingEvent } from './inventory';
 import { BookingStatus } from './models';
 import type { EventStamp } from '../realtime/publish';
@@ -69,7 +69,7 @@ export async function addToOutbox(trx: Transaction, events: BookingEvent[], jobs
 }
 
 export async function deleteSent(ids: string[]): Promise<void> {
-  if (ids.length) await db('outbox').whereIn('id', ids).delete();
+  if (ids.length) await prepared(db, 'DELETE FROM outbox WHERE id = ANY(?::uuid[])', [ids]);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { db, Statement, Transaction } from './knex';
+import { db, prepared, Statement, Transaction } from './knex';
 import { IdempotencyRef, Outcome } from '../domain/booking-types';
 import { Conflict } from '../errors';
 
@@ -80,7 +80,7 @@ export async function runLedgered<R extends Ledgered>(
     .map((index) => ({ id: requests[index].requestId, status: outcomes[index]!.status, answer: outcomes[index]!.body }));
   const along = alongside?.() ?? null;
   if (answers.length > 0 || along) {
-    await trx.raw(
+    await prepared(trx,
       `WITH answered AS (
          UPDATE request_ledger AS l SET state = 'completed', status = a.status, answer = a.answer, updated_at = now()
            FROM json_to_recordset(?::json) AS a(id text, status int, answer json)
@@ -117,7 +117,7 @@ async function claim(trx: Transaction, claims: LedgerClaim[]): Promise<Map<strin
   const recorded = new Map<string, { bodyHash: string | null; outcome: Outcome }>();
   if (claims.length === 0) return recorded;
   const rows = claims.map(({ copies, ...row }) => ({ ...row, job_ids: jobIdsFor({ ...row, copies }, row.body_hash) }));
-  const claimed = new Set<string>((await trx.raw(
+  const claimed = new Set<string>((await prepared(trx,
     `INSERT INTO request_ledger (id, user_id, endpoint, idempotency_key, body_hash, job_ids, state)
      SELECT r.id, r.user_id, r.endpoint, r.idempotency_key, r.body_hash, r.job_ids, 'running'
        FROM json_populate_recordset(NULL::request_ledger, ?::json) AS r ORDER BY r.id
