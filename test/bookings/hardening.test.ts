@@ -27,6 +27,38 @@ async function jobAnswer(token: string, accepted: ApiResponse): Promise<{ status
   }, `job ${accepted.body.job_id} to finish`, 15000);
 }
 
+test('holds another transaction commits while a hold waits for the user\'s lock count against the limit (the count follows the lock)', async () => {
+  const vendor = await makeVendor();
+  const [wanted, other] = await Promise.all([makeGame(vendor.id, { total_slots: 5 }), makeGame(vendor.id, { total_slots: 5 })]);
+  const user = await makeUser();
+  const token = tokenFor('user', user.id);
+  const bookDate = dateInDays(3);
+  const limit = config.maxPendingHoldsPerUser;
+  // The gate takes the user's lock and makes `limit` holds; the hold sent meanwhile waits for the
+  // lock, then must count them: a count from before its wait would see none and let it through.
+  const gate = await db.transaction();
+  let accepted: ApiResponse;
+  try {
+    await gate('users').where('id', user.id).forUpdate().first('id');
+    const slots = other.slots.slice(0, limit);
+    await gate('slot_inventory').insert(slots.map((s) => ({ slot_id: s.id, book_date: bookDate, game_id: other.game.id, capacity: 5, available: 4 })));
+    await gate('bookings').insert(slots.map((s) => ({
+      user_id: user.id, vendor_id: vendor.id, game_id: other.game.id, slot_id: s.id, book_date: bookDate,
+      status: 'pending_verified', price_paise: 100, hold_expires_at: gate.raw("now() + interval '10 minutes'"),
+    })));
+    accepted = await postHold(token, { slot_id: [wanted.slots[0].id], user_id: user.id, game_id: wanted.game.id, book_date: bookDate }, ASYNC);
+    await eventually(async () => (await lockWaiters()) >= 1, 'the hold to wait for the user');
+    await gate.commit();
+  } catch (error) {
+    await gate.rollback();
+    throw error;
+  }
+  const answer = await jobAnswer(token, accepted);
+  assert.equal([answer.status, answer.error?.code], [409, 'hold_limit'], JSON.stringify(answer));
+  assert.is(await pendingHoldsOf(user.id), limit);
+  await assertInventoryMatches();
+});
+
 test('the pending-hold limit holds across partitions: 8 games at once never give one user more than 12', async () => {
   const vendor = await makeVendor();
   const games = await Promise.all(Array.from({ length: 8 }, () => makeGame(vendor.id, { total_slots: 5 })));
