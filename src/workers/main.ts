@@ -10,6 +10,7 @@ import { bookingQueue } from '../jobs/booking';
 import { scheduleSweeper, SweeperJobName } from '../jobs/sweeper';
 import { closeQueues } from '../jobs/queues';
 import { clientRedis, closeClientRedis } from '../jobs/connection';
+import { announceJobEnd } from '../jobs/job-waiter';
 import { closePublisher } from '../realtime/publish';
 import { processBookingJob } from './booking';
 import { sweepExpiredHolds } from './sweeper';
@@ -85,7 +86,13 @@ function startWorker(queueName: string, processor: (job: Job<any, any>) => Promi
     stalledInterval: Math.max(250, Math.floor(config.jobLockMs / 2)),
     maxStalledCount: 3,
   });
-  worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, queue: queueName, attempts: job?.attemptsMade, err: error }, 'job attempt failed'));
+  // The requests waiting for a job hear of its end from here (src/jobs/job-waiter.ts), once BullMQ
+  // has recorded it: completed, or failed with no attempt left (finishedOn set).
+  worker.on('completed', (job, result) => announceJobEnd(clientRedis(), queueName, job.id!, { state: 'completed', returnvalue: result }));
+  worker.on('failed', (job, error) => {
+    logger.warn({ jobId: job?.id, queue: queueName, attempts: job?.attemptsMade, err: error }, 'job attempt failed');
+    if (job?.id && job.finishedOn) announceJobEnd(clientRedis(), queueName, job.id, { state: 'failed', failedReason: job.failedReason ?? error.message });
+  });
   worker.on('error', (error) => logger.error({ queue: queueName, err: error }, 'worker error'));
   observeWorker(worker, queueName);
   return worker;
