@@ -63,7 +63,7 @@ function frozenAnswer(bookings: Array<{ slot_id: number; booking_id: number }>, 
  * capacity comes from the locked inventory). Returns the catalog and the users that exist.
  */
 async function lockUsersAndReadCatalog(trx: Transaction, requests: HoldRequest[]): Promise<{ catalog: Catalog; users: Set<number> }> {
-  const { catalog: rows, users }: { catalog: Array<GameRow & { slot_id: number | null; start_time: string | null }>; users: number[] } = (await prepared(trx, 
+  const { catalog: rows, users }: { catalog: Array<GameRow & { slot_id: number | null; start_time: string | null }>; users: number[] } = (await prepared(trx,
     `WITH locked AS (SELECT id FROM users WHERE id = ANY(?::int[]) ORDER BY id FOR UPDATE),
      catalog AS (
        SELECT g.id, g.vendor_id, g.single_slot_price_paise, v.timezone, v.opening_days, s.id AS slot_id, s.start_time

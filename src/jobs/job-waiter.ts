@@ -7,8 +7,9 @@ import { Unavailable } from '../errors';
 import { logger } from '../logger';
 
 // Waiting for a job to end without polling Redis per request: the worker that ends a job
-// announces it on one pub/sub channel (announceJobEnd, after BullMQ has moved the job to completed
-// or failed), and each process that waits reads that channel on one subscriber connection and
+// announces it on one pub/sub channel (announceJobEnd: once BullMQ has recorded the end, or, for a
+// booking job, once its answers are committed in the request ledger, which is what every later
+// reader of them reads too), and each process that waits reads that channel on one subscriber connection and
 // hands each end to the requests waiting for it. Pub/sub is at most once: an announcement missed
 // (the subscriber was connecting, or reconnecting) is caught by an occasional state check.
 
