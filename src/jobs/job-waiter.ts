@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'crypto';
 import { Job } from 'bullmq';
 import { config } from '../config';
 import { createWorkerRedis, RedisConnection } from '../redis';
@@ -32,11 +33,31 @@ interface Announcement {
   end: JobEnd;
 }
 
-/** The announcement in `message`, or null: anything that can PUBLISH on the shared Redis reaches the channel. */
+// Anything that can PUBLISH on the shared Redis reaches the channel, and a forged end would answer
+// a waiting request (a 503 for a hold that committed invites a second hold): announcements are
+// signed with a key derived from JWT_SECRET, which every process has and Redis never sees.
+let signingKey: Buffer | null = null;
+function signatureOf(body: string): Buffer {
+  signingKey ??= createHmac('sha256', config.jwtSecret).update('hfg job-ends announcements').digest();
+  return createHmac('sha256', signingKey).update(body).digest();
+}
+
+/** `signature.body`: the body, JSON, after its signature (base64url). */
+function signed(body: string): string {
+  return `${signatureOf(body).toString('base64url')}.${body}`;
+}
+
+/** The announcement in `message` if its signature is ours and its shape right, or null. */
 function announcementOf(message: string): Announcement | null {
+  const dot = message.indexOf('.');
+  if (dot < 1) return null;
+  const body = message.slice(dot + 1);
+  const given = Buffer.from(message.slice(0, dot), 'base64url');
+  const expected = signatureOf(body);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   let parsed: any;
   try {
-    parsed = JSON.parse(message);
+    parsed = JSON.parse(body);
   } catch {
     return null;
   }
@@ -49,7 +70,7 @@ function announcementOf(message: string): Announcement | null {
 
 /** Tells every waiting process how a job ended; never throws (the waiters' state checks cover a lost announcement). */
 export function announceJobEnd(redis: RedisConnection, queueName: string, jobId: string, end: JobEnd): void {
-  redis.publish(jobEndsChannel(), JSON.stringify({ queue: queueName, jobId, end }))
+  redis.publish(jobEndsChannel(), signed(JSON.stringify({ queue: queueName, jobId, end })))
     .catch((error) => logger.debug({ err: error, queue: queueName, jobId }, 'job end not announced; waiters will check its state'));
 }
 
