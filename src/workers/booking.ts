@@ -2,7 +2,7 @@ import { appendFileSync } from 'fs';
 import { Job, UnrecoverableError } from 'bullmq';
 import { config } from '../config';
 import { Knex } from 'knex';
-import { db, Transaction } from '../db/knex';
+import { db, prepared, Transaction } from '../db/knex';
 import { applyHolds, configuredHoldLimits } from '../db/holds';
 import { cancelBooking, ChangeResult, moveBooking, releaseHolds } from '../db/booking-changes';
 import { BookingEvent } from '../db/inventory';
@@ -58,12 +58,30 @@ function keysOf(name: string, data: AnyBookingJobData, events: BookingEvent[]): 
   return [...new Set([...requested, ...changed])];
 }
 
+/** The advisory lock namespace of the booking partitions (vendor tables use another). */
+const PARTITION_LOCK = 0x626b6e67; // 'bkng'
+
+/** When a job's transaction held its partition's lock, for the optional trace (client clocks, inside the lock's hold). */
+export interface LockedSpan {
+  lockedFrom: number;
+  lockedTo: number;
+}
+
+const clock = () => performance.timeOrigin + performance.now();
+
 /**
  * One job's requests in one transaction: the ledger sets aside what was answered before, the
  * rest is decided, and every answer and event is written before the commit (in one statement).
+ *
+ * With `queueName` (a booking partition), the transaction first takes that partition's advisory
+ * lock: PostgreSQL's line behind BullMQ's global concurrency of 1. A Redis that lost its data (a
+ * master restarted empty) lets two workers take jobs of one partition until a worker re-asserts
+ * the limit; the second then waits here for the first's commit, bounded by lock_timeout.
  */
-export async function runBookingTransaction(name: BookingJobName, requests: AnyBookingJobData['requests'], context: LedgerContext, pool: Knex = db) {
+export async function runBookingTransaction(name: BookingJobName, requests: AnyBookingJobData['requests'], context: LedgerContext, pool: Knex = db, queueName?: string) {
   return pool.transaction(async (trx) => {
+    if (queueName !== undefined) await prepared(trx, 'SELECT pg_advisory_xact_lock(?, hashtext(?))', [PARTITION_LOCK, queueName]);
+    const lockedFrom = clock();
     const out: { events: BookingEvent[]; insert: ReturnType<typeof outboxInsert> } = { events: [], insert: null };
     const outcomes = await runLedgered(trx, requests as Ledgered[], context, async (open) => {
       const decided = await deciders[name](trx, open);
@@ -71,7 +89,8 @@ export async function runBookingTransaction(name: BookingJobName, requests: AnyB
       out.insert = outboxInsert(decided.events, [...(decided.jobs ?? []), ...vendorSyncJobs(decided.events)]);
       return decided.outcomes;
     }, () => out.insert?.statement ?? null);
-    return { outcomes, events: out.events, messages: out.insert?.outbound ?? nothingOutbound() };
+    const span: LockedSpan = { lockedFrom, lockedTo: clock() };
+    return { outcomes, events: out.events, messages: out.insert?.outbound ?? nothingOutbound(), span };
   });
 }
 
@@ -88,12 +107,12 @@ export async function processBookingJob(job: Job<AnyBookingJobData, Outcome[]>):
     endpoint: ENDPOINTS[name],
     jobIdOf: (index: number) => requests[index].publicJobId ?? formatJobRef({ queueName: job.queueName, jobId: job.id!, index }),
   };
-  const startedAt = performance.timeOrigin + performance.now();
-  const { outcomes, events, messages } = await runBookingTransaction(name, job.data.requests, context);
-  const endedAt = performance.timeOrigin + performance.now();
+  const startedAt = clock();
+  const { outcomes, events, messages, span } = await runBookingTransaction(name, job.data.requests, context, db, job.queueName);
+  const endedAt = clock();
   relayAfterCommit(messages);
   if (config.bookingTraceFile) {
-    appendFileSync(config.bookingTraceFile, `${JSON.stringify({ pid: process.pid, queue: job.queueName, job: job.id, name, keys: keysOf(name, job.data, events), startedAt, endedAt })}\n`);
+    appendFileSync(config.bookingTraceFile, `${JSON.stringify({ pid: process.pid, queue: job.queueName, job: job.id, name, keys: keysOf(name, job.data, events), startedAt, endedAt, ...span })}\n`);
   }
   log.debug({ requests: outcomes.length, statuses: outcomes.map((o) => o.status), ms: Math.round((endedAt - startedAt) * 10) / 10 }, 'booking job done');
   return outcomes;

@@ -29,6 +29,9 @@ interface TraceRecord {
   keys: string[];
   startedAt: number;
   endedAt: number;
+  /** Inside the hold of the partition's advisory lock (src/workers/booking.ts). */
+  lockedFrom: number;
+  lockedTo: number;
 }
 
 function readTrace(): TraceRecord[] {
@@ -107,6 +110,49 @@ Concurrency('jobs of one slot key never overlap across processes; jobs of differ
   }
   assert.equal(sameKeyOverlaps, [], 'jobs of one key ran at the same time');
   assert.ok(parallelDifferentKeys > 0, 'no two jobs of different keys ran at the same time');
+  await assertInventoryMatches();
+});
+
+Concurrency('a partition that lost its limit in Redis still runs one transaction at a time: PostgreSQL is the second line', async () => {
+  const vendor = await makeVendor();
+  const { game, slots } = await makeGame(vendor.id, { total_slots: 10, slots: [['10:00', '11:00']] });
+  const users = await Promise.all([makeUser(), makeUser()]);
+  const bookDate = dateInDays(5);
+  const partition = partitionForKey(game.id, bookDate);
+  const queue = bookingQueue(partition);
+  fs.writeFileSync(traceFile, '');
+  // What a Redis that restarted without its data leaves behind until a worker re-asserts the
+  // limit (on its reconnect, or every 10 s; neither comes within this test).
+  await queue.removeGlobalConcurrency();
+  await db('slot_inventory').insert({ slot_id: slots[0].id, book_date: bookDate, game_id: game.id, capacity: 10, available: 10 });
+  const row = await db.transaction();
+  try {
+    // The slot's inventory row is held, so both jobs stay active at once while BullMQ has no limit.
+    await row.raw('SELECT 1 FROM slot_inventory WHERE slot_id = ? AND book_date = ? FOR UPDATE', [slots[0].id, bookDate]);
+    const jobs = users.map((user) => ({
+      jobId: randomUUID(),
+      request: { requestId: randomUUID(), actor: { userId: user.id, role: 'user', vendorId: null }, userId: user.id, gameId: game.id, bookDate, slotIds: [slots[0].id] } as HoldRequest,
+    }));
+    const ends = jobs.map(({ jobId }) => jobWaiter.wait(bookingQueueName(partition), jobId, 30_000));
+    await queue.addBulk(jobs.map(({ jobId, request }) => ({ name: 'hold', data: { requests: [request] }, opts: { ...bookingJobOptions, jobId } })));
+    let active = 0;
+    for (const until = Date.now() + 5000; active < 2 && Date.now() < until;) {
+      active = await queue.getActiveCount();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.is(active, 2, 'both jobs of the partition are active at once (BullMQ has no limit)');
+    await row.commit();
+    const statuses = (await Promise.all(ends)).map((end) => (end?.state === 'completed' ? (end.returnvalue as Outcome[])[0].status : end?.state));
+    assert.equal(statuses, [201, 201]);
+  } finally {
+    if (!row.isCompleted()) await row.rollback();
+    await queue.setGlobalConcurrency(1);
+  }
+  const trace = readTrace().filter((r) => r.name === 'hold');
+  assert.is(trace.length, 2, 'both jobs traced');
+  const [a, b] = trace;
+  assert.ok(a.startedAt < b.endedAt && b.startedAt < a.endedAt, 'the two jobs ran at the same time');
+  assert.ok(a.lockedTo <= b.lockedFrom || b.lockedTo <= a.lockedFrom, `their transactions overlapped: ${JSON.stringify(trace)}`);
   await assertInventoryMatches();
 });
 
