@@ -5,7 +5,7 @@ import { logger } from '../logger';
 import { createApp } from './app';
 import { db } from '../db/knex';
 import { clientRedis, closeClientRedis } from '../jobs/connection';
-import { bookingQueueNames, closeQueues } from '../jobs/queues';
+import { closeQueues } from '../jobs/queues';
 import { jobWaiter } from '../jobs/job-waiter';
 
 const server = createServer(createApp().callback());
@@ -14,8 +14,8 @@ server.keepAliveTimeout = 65_000; // longer than common load balancers' idle tim
 
 // Connect, and listen for job completions, before the first request arrives.
 clientRedis();
-jobWaiter.warmUp(bookingQueueNames())
-  .catch((error) => logger.warn({ err: error }, 'job completion readers not ready yet; answers fall back to state checks'));
+jobWaiter.warmUp()
+  .catch((error) => logger.warn({ err: error }, 'job ends not subscribed yet; answers fall back to state checks'));
 server.listen(config.port, () => logger.info({ port: (server.address() as AddressInfo).port }, 'web listening'));
 
 /** How long a stopping web process keeps accepting requests before it drains. */

@@ -1,12 +1,18 @@
-import { Job, QueueEvents } from 'bullmq';
+import { createHmac, timingSafeEqual } from 'crypto';
+import { Job } from 'bullmq';
+import { config } from '../config';
 import { createWorkerRedis, RedisConnection } from '../redis';
-import { queue, queuePrefix } from './queues';
+import { queue } from './queues';
 import { Outcome } from '../domain/booking-types';
 import { Unavailable } from '../errors';
+import { logger } from '../logger';
 
-// Waiting for a job to end without polling Redis per request: one QueueEvents stream reader per
-// queue, fanning completions out to the requests that wait for them. A completion that slipped
-// past the reader (it was starting, or reconnecting) is caught by an occasional state check.
+// Waiting for a job to end without polling Redis per request: the worker that ends a job
+// announces it on one pub/sub channel (announceJobEnd: once BullMQ has recorded the end, or, for a
+// booking job, once its answers are committed in the request ledger, which is what every later
+// reader of them reads too), and each process that waits reads that channel on one subscriber connection and
+// hands each end to the requests waiting for it. Pub/sub is at most once: an announcement missed
+// (the subscriber was connecting, or reconnecting) is caught by an occasional state check.
 
 export type JobEnd =
   | { state: 'completed'; returnvalue: unknown }
@@ -16,27 +22,78 @@ type Listener = (end: JobEnd) => void;
 
 const CHECK_AFTER_MS = [300, 1000, 2000];
 
+/** The channel job ends are announced on; it carries REDIS_KEY_PREFIX, as pub/sub ignores the database number. */
+export function jobEndsChannel(prefix = config.redisKeyPrefix): string {
+  return `${prefix}:job-ends`;
+}
+
+interface Announcement {
+  queue: string;
+  jobId: string;
+  end: JobEnd;
+}
+
+// Anything that can PUBLISH on the shared Redis reaches the channel, and a forged end would answer
+// a waiting request (a 503 for a hold that committed invites a second hold): announcements are
+// signed with a key derived from JWT_SECRET, which every process has and Redis never sees.
+let signingKey: Buffer | null = null;
+function signatureOf(body: string): Buffer {
+  signingKey ??= createHmac('sha256', config.jwtSecret).update('hfg job-ends announcements').digest();
+  return createHmac('sha256', signingKey).update(body).digest();
+}
+
+/** `signature.body`: the body, JSON, after its signature (base64url). */
+function signed(body: string): string {
+  return `${signatureOf(body).toString('base64url')}.${body}`;
+}
+
+/** The announcement in `message` if its signature is ours and its shape right, or null. */
+function announcementOf(message: string): Announcement | null {
+  const dot = message.indexOf('.');
+  if (dot < 1) return null;
+  const body = message.slice(dot + 1);
+  const given = Buffer.from(message.slice(0, dot), 'base64url');
+  const expected = signatureOf(body);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  let parsed: any;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== 'object' || typeof parsed.queue !== 'string' || typeof parsed.jobId !== 'string') return null;
+  const end = parsed.end;
+  if (end?.state === 'completed' && 'returnvalue' in end) return { queue: parsed.queue, jobId: parsed.jobId, end: { state: 'completed', returnvalue: end.returnvalue } };
+  if (end?.state === 'failed' && typeof end.failedReason === 'string') return { queue: parsed.queue, jobId: parsed.jobId, end: { state: 'failed', failedReason: end.failedReason } };
+  return null;
+}
+
+/** Tells every waiting process how a job ended; never throws (the waiters' state checks cover a lost announcement). */
+export function announceJobEnd(redis: RedisConnection, queueName: string, jobId: string, end: JobEnd): void {
+  redis.publish(jobEndsChannel(), signed(JSON.stringify({ queue: queueName, jobId, end })))
+    .catch((error) => logger.debug({ err: error, queue: queueName, jobId }, 'job end not announced; waiters will check its state'));
+}
+
 class JobWaiter {
-  private readonly readers = new Map<string, { events: QueueEvents; connection: RedisConnection }>();
+  private subscriber: { connection: RedisConnection; ready: Promise<unknown> } | null = null;
   private readonly listeners = new Map<string, Set<Listener>>();
 
-  private reader(queueName: string): QueueEvents {
-    let reader = this.readers.get(queueName);
-    if (!reader) {
+  private subscribe(): Promise<unknown> {
+    if (!this.subscriber) {
       const connection = createWorkerRedis();
-      const events = new QueueEvents(queueName, { connection, prefix: queuePrefix(queueName) });
-      events.on('completed', ({ jobId, returnvalue }) => this.settle(queueName, jobId, { state: 'completed', returnvalue }));
-      events.on('failed', ({ jobId, failedReason }) => this.settle(queueName, jobId, { state: 'failed', failedReason }));
-      events.on('error', () => undefined); // reconnects by itself; waits fall back to state checks
-      reader = { events, connection };
-      this.readers.set(queueName, reader);
+      connection.on('error', () => undefined); // reconnects (and resubscribes) by itself; waits fall back to state checks
+      connection.on('message', (channel: string, message: string) => {
+        const announced = announcementOf(message);
+        if (announced) this.settle(announced.queue, announced.jobId, announced.end);
+      });
+      this.subscriber = { connection, ready: connection.subscribe(jobEndsChannel()) };
     }
-    return reader.events;
+    return this.subscriber.ready;
   }
 
-  /** Starts the readers ahead of the first request, so that its completion is heard at once. */
-  async warmUp(queueNames: string[]): Promise<void> {
-    await Promise.all(queueNames.map((name) => this.reader(name).waitUntilReady()));
+  /** Subscribes ahead of the first request, so that its end is heard at once. */
+  async warmUp(): Promise<void> {
+    await this.subscribe();
   }
 
   private settle(queueName: string, jobId: string, end: JobEnd): void {
@@ -49,7 +106,7 @@ class JobWaiter {
 
   /** Resolves with how the job ended, or null if it has not ended within `timeoutMs`. */
   wait(queueName: string, jobId: string, timeoutMs: number): Promise<JobEnd | null> {
-    this.reader(queueName);
+    this.subscribe().catch(() => undefined);
     const key = `${queueName}\n${jobId}`;
     return new Promise((resolve) => {
       const timers: NodeJS.Timeout[] = [];
@@ -82,13 +139,10 @@ class JobWaiter {
     return waiting;
   }
 
-  async close(): Promise<void> {
-    const readers = [...this.readers.values()];
-    this.readers.clear();
-    await Promise.all(readers.map(async ({ events, connection }) => {
-      await events.close().catch(() => undefined);
-      connection.disconnect();
-    }));
+  close(): void {
+    const open = this.subscriber;
+    this.subscriber = null;
+    open?.connection.disconnect(); // a subscriber has nothing to flush, and QUIT would wait for a Redis that is down
   }
 }
 

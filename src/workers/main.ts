@@ -10,6 +10,7 @@ import { bookingQueue } from '../jobs/booking';
 import { scheduleSweeper, SweeperJobName } from '../jobs/sweeper';
 import { closeQueues } from '../jobs/queues';
 import { clientRedis, closeClientRedis } from '../jobs/connection';
+import { announceJobEnd } from '../jobs/job-waiter';
 import { closePublisher } from '../realtime/publish';
 import { processBookingJob } from './booking';
 import { sweepExpiredHolds } from './sweeper';
@@ -75,7 +76,12 @@ function connection(): RedisConnection {
   return redis;
 }
 
-function startWorker(queueName: string, processor: (job: Job<any, any>) => Promise<unknown>, concurrency = 1): Worker {
+/**
+ * A worker of `queueName`. Its jobs' ends are announced to the requests waiting for them
+ * (src/jobs/job-waiter.ts) once BullMQ has recorded them, unless the processor announces its own
+ * answer as soon as it is committed (`announcesItself`: the booking partitions).
+ */
+function startWorker(queueName: string, processor: (job: Job<any, any>) => Promise<unknown>, concurrency = 1, announcesItself = false): Worker {
   const worker = new Worker(queueName, tracked(processor), {
     name: `${hostname()}:${process.pid}`, // shown as the job's processedBy (Bull Board, crash test)
     connection: connection(),
@@ -85,7 +91,12 @@ function startWorker(queueName: string, processor: (job: Job<any, any>) => Promi
     stalledInterval: Math.max(250, Math.floor(config.jobLockMs / 2)),
     maxStalledCount: 3,
   });
-  worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, queue: queueName, attempts: job?.attemptsMade, err: error }, 'job attempt failed'));
+  // Completed, or failed with no attempt left (finishedOn set).
+  if (!announcesItself) worker.on('completed', (job, result) => announceJobEnd(clientRedis(), queueName, job.id!, { state: 'completed', returnvalue: result }));
+  worker.on('failed', (job, error) => {
+    logger.warn({ jobId: job?.id, queue: queueName, attempts: job?.attemptsMade, err: error }, 'job attempt failed');
+    if (job?.id && job.finishedOn) announceJobEnd(clientRedis(), queueName, job.id, { state: 'failed', failedReason: job.failedReason ?? error.message });
+  });
   worker.on('error', (error) => logger.error({ queue: queueName, err: error }, 'worker error'));
   observeWorker(worker, queueName);
   return worker;
@@ -151,7 +162,7 @@ async function main(): Promise<void> {
   await assertSerialPartitions();
   const serialTimer = keepPartitionsSerial();
   const workers = [
-    ...Array.from({ length: config.bookingPartitions }, (_, p) => startWorker(bookingQueueName(p), processBookingJob)),
+    ...Array.from({ length: config.bookingPartitions }, (_, p) => startWorker(bookingQueueName(p), processBookingJob, 1, true)),
     startWorker(QUEUE_NAMES.paymentVerification, processPaymentJob, PAYMENT_CONCURRENCY),
     startWorker(QUEUE_NAMES.vendorSync, processVendorSyncJob, VENDOR_SYNC_CONCURRENCY),
     startWorker(QUEUE_NAMES.sweeper, (job) => {

@@ -90,8 +90,11 @@ async function confirmInPartition(request: ConfirmRequest): Promise<Outcome> {
   if (!first) return refusalOf(new NotFound('Booking'));
   const partition = partitionForKey(first.game_id, first.book_date);
   const jobId = `confirm-${request.requestId}`;
+  // Listening first: the job announces its end once committed, maybe before the add returns. The
+  // id is the request's, so a re-run of this job joins the confirm job a first run added.
+  const ended = jobWaiter.join(bookingQueueName(partition), jobId, CONFIRM_WAIT_MS);
   await bookingQueue(partition).add('confirm', { requests: [request] }, { ...bookingJobOptions, jobId });
-  const end = await jobWaiter.join(bookingQueueName(partition), jobId, CONFIRM_WAIT_MS);
+  const end = await ended;
   if (!end || end.state === 'failed') throw new Error(`confirm job ${jobId} ${end ? 'failed' : 'did not finish in time'}`);
   return outcomeOf(end, 0);
 }

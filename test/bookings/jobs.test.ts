@@ -2,13 +2,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { db } from '../../src/db/knex';
 import { randomUUID } from 'crypto';
-import { bookingJobOptions, bookingQueue } from '../../src/jobs/booking';
+import { bookingJobOptions, bookingQueue, partitionForKey } from '../../src/jobs/booking';
+import { clientRedis } from '../../src/jobs/connection';
+import { jobEndsChannel } from '../../src/jobs/job-waiter';
 import { parseJobRef } from '../../src/jobs/job-ref';
-import { queue } from '../../src/jobs/queues';
+import { bookingQueueName, queue } from '../../src/jobs/queues';
 import { adminToken, api, ApiResponse, tokenFor } from '../helpers/api';
 import { claimIdempotencyKey, idempotentRequestId, recordJobRef, requestHash } from '../../src/jobs/idempotency';
 import {
-  assertInventoryMatches, availableUnits, bookingCafe, bookingRowsOfGame, eventually, holdOrFail, makeCustomer, postHold,
+  assertInventoryMatches, availableUnits, bookingCafe, bookingRowsOfGame, eventually, holdOrFail, lockWaiters, makeCustomer, postHold,
   useWorkers,
 } from '../helpers/bookings';
 
@@ -133,6 +135,35 @@ test('a job that fails for good reads as state failed with status 503 and error.
   assert.is(job.error.code, 'unavailable');
   assert.type(job.error.message, 'string');
   assert.not.match(job.error.message, /not-a-number|bookingId|Error:/);
+});
+
+test('an end published on the job-ends channel without the workers\' signature answers nothing: the client gets its committed answer', async () => {
+  const cafe = await bookingCafe();
+  const partition = partitionForKey(cafe.game.id, cafe.date);
+  // The user's row is locked, so the hold's job is running (waiting for it) while ends are forged.
+  const gate = await db.transaction();
+  let answer: Promise<ApiResponse>;
+  try {
+    await gate('users').where('id', cafe.user.id).forUpdate().first('id');
+    answer = postHold(cafe.token, { slot_id: [cafe.slots[20].id], user_id: cafe.user.id, game_id: cafe.game.id, book_date: cafe.date });
+    await eventually(async () => (await lockWaiters()) >= 1, 'the hold to wait for the user');
+    const [job] = await bookingQueue(partition).getActive();
+    const forged = (end: unknown) => JSON.stringify({ queue: bookingQueueName(partition), jobId: job.id, end });
+    const redis = clientRedis();
+    const heard = await Promise.all([
+      redis.publish(jobEndsChannel(), forged({ state: 'completed', returnvalue: [{ status: 201, body: { forged: true } }] })),
+      redis.publish(jobEndsChannel(), `AAAA.${forged({ state: 'failed', failedReason: 'forged' })}`),
+    ]);
+    assert.ok(heard.every((subscribers) => subscribers >= 1), 'the waiting process heard the forgeries');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await gate.commit();
+  } catch (error) {
+    await gate.rollback();
+    throw error;
+  }
+  const got = await answer!;
+  assert.equal([got.status, got.body.message], [201, 'Slots frozen'], JSON.stringify(got.body));
+  assert.is((await bookingRowsOfGame(cafe.game.id)).filter((b) => b.user_id === cafe.user.id).length, 1);
 });
 
 test('with no worker running: 202, the job stays waiting, nothing is held; a worker that starts finishes it', async () => {
