@@ -60,12 +60,13 @@ const FULL_MAX_ATTEMPTS = 1;
 const DATABASE = new URL(config.databaseUrl).pathname.slice(1);
 
 type ScenarioName = 'many keys' | 'hot slot';
-type PathName = 'bare' | 'txn' | 'sync' | 'queue1' | 'queue2' | 'full';
+type PathName = 'bare' | 'txn' | 'http' | 'sync' | 'queue1' | 'queue2' | 'full';
 type QueuePath = 'queue1' | 'queue2';
 const SCENARIOS: ScenarioName[] = ['many keys', 'hot slot'];
 const PATH_LABELS: Record<PathName, string> = {
   bare: 'bare: minimal txn (node-postgres)',
   txn: 'applyHolds txn (node-postgres)',
+  http: 'HTTP alone, no work (HTTP)',
   sync: 'sync in API (HTTP)',
   queue1: 'queue + 1 worker (HTTP)',
   queue2: 'queue + 2 workers (HTTP)',
@@ -73,7 +74,7 @@ const PATH_LABELS: Record<PathName, string> = {
 };
 const QUEUE_PATHS: Record<(typeof QUEUE_WORKER_COUNTS)[number], QueuePath> = { 1: 'queue1', 2: 'queue2' };
 /** The rows of the holds table, in order. */
-const HOLD_PATHS: PathName[] = ['bare', 'txn', 'sync', 'queue1', 'queue2'];
+const HOLD_PATHS: PathName[] = ['bare', 'txn', 'http', 'sync', 'queue1', 'queue2'];
 /** The paths that hold through the engine (its tables, a sell-out each). */
 const ENGINE_HOLD_PATHS: PathName[] = ['txn', 'sync', 'queue1', 'queue2'];
 
@@ -144,22 +145,41 @@ interface ScenarioNotes {
   after(ok: number, window: Measured['window']): Promise<string[]>;
 }
 
+/** The slot each attempt of a scenario holds: the one hot slot, or a random one of many keys. */
+function pickerFor(set: FixtureSet, scenario: ScenarioName): () => SlotTarget {
+  return scenario === 'hot slot' ? () => set.hotSlot : () => set.manyKeys[Math.floor(Math.random() * set.manyKeys.length)];
+}
+
 /** The two timed scenarios, then the sell-out: four holds for every unit of a small slot. */
 async function runPath(path: PathName, prepare: Preparer, set: FixtureSet, rows: Row[], roles: Roles, extra?: ScenarioNotes,
   maxAttempts = MAX_ATTEMPTS): Promise<PathResult> {
   let ok = 0;
   for (const scenario of SCENARIOS) {
-    const pick = scenario === 'hot slot'
-      ? () => set.hotSlot
-      : () => set.manyKeys[Math.floor(Math.random() * set.manyKeys.length)];
     await extra?.before();
-    const measured = await measure(prepare(pick), roles, maxAttempts);
+    const measured = await measure(prepare(pickerFor(set, scenario)), roles, maxAttempts);
     ok += measured.okTotal;
     rows.push({ scenario, path, ...measured, notes: [measured.cpu, ...((await extra?.after(measured.okTotal, measured.window)) ?? [])] });
   }
   const sellOut = await fixedCount(prepare(() => set.sellOut), 4 * SELL_OUT_CAPACITY, CONCURRENCY);
   ok += sellOut.get(OK) ?? 0;
   return { ok, sellOut };
+}
+
+/**
+ * HTTP alone (bench/baseline-app.ts's /bench/http-floor): the same request parsed, validated and
+ * authorized by the same app, answered without any work. No path over this API can pass it.
+ */
+async function runHttpFloor(port: number, set: FixtureSet, gamers: Gamers, rows: Row[], roles: Roles): Promise<void> {
+  const target = httpTarget(port, CONCURRENCY);
+  try {
+    const prepare = httpPreparer(target, '/bench/http-floor', gamers);
+    for (const scenario of SCENARIOS) {
+      const measured = await measure(prepare(pickerFor(set, scenario)), roles);
+      rows.push({ scenario, path: 'http', ...measured, notes: ['the API process answers after auth and validation; no database, no Redis', measured.cpu] });
+    }
+  } finally {
+    target.close();
+  }
 }
 
 /**
@@ -570,7 +590,7 @@ function report(rows: Row[], soldRight: SoldRight): string[] {
   for (const scenario of SCENARIOS) {
     const bare = find(scenario, 'bare')!.result;
     const sync = find(scenario, 'sync')!.result;
-    const others = (['txn', 'sync', ...queuePaths] as PathName[]).map((path) => {
+    const others = (['txn', 'http', 'sync', ...queuePaths] as PathName[]).map((path) => {
       const result = find(scenario, path)!.result;
       return `${PATH_LABELS[path].replace(/ \((HTTP|node-postgres)\)$/, '')} ${fixed(result.perSecond / bare.perSecond, 2)}×`;
     });
@@ -645,7 +665,7 @@ export async function runBenchmark(): Promise<number> {
       console.log(`  machine busy before the run: ${busy}%${busy > 15 ? ' — WARNING: other programs are using the CPU; the numbers below will be low and noisy' : ''}`);
     }
 
-    const sets: Record<Exclude<PathName, 'bare'>, FixtureSet> = {
+    const sets: Record<Exclude<PathName, 'bare' | 'http'>, FixtureSet> = {
       txn: await makeFixtureSet('txn', MANY_KEY_GAMES),
       sync: await makeFixtureSet('sync', MANY_KEY_GAMES),
       queue1: await makeFixtureSet('queue1', MANY_KEY_GAMES),
@@ -663,7 +683,7 @@ export async function runBenchmark(): Promise<number> {
       + ` whose wallets the setup credited ₹${FULL_WALLET_PAISE / 100} each; same scenarios, its own games\n`);
 
     const rows: Row[] = [];
-    const results = {} as Record<Exclude<PathName, 'bare'>, PathResult>;
+    const results = {} as Record<Exclude<PathName, 'bare' | 'http'>, PathResult>;
 
     process.stdout.write('running bare transactions (minimal, then applyHolds) ... ');
     const minimal = await runMinimal(rows);
@@ -680,13 +700,14 @@ export async function runBenchmark(): Promise<number> {
     roles.set(realtime.process.pid!, 'realtime');
     await waitFor('realtime answers /health', async () => (await fetch(`http://127.0.0.1:${realtimePort}/health`)).status === 200, [realtime]);
 
-    process.stdout.write('running sync-in-API baseline ... ');
+    process.stdout.write('running sync-in-API baseline and HTTP alone ... ');
     const baseline = await startApi('bench/baseline-app.ts', 'sync api', roles);
     children.push(baseline.child);
     roleOf.set(baseline.child, 'sync api');
     results.sync = await runHttp('sync', baseline.port, sets.sync, rows, roles, {
       unit: 'holds', prepare: (target) => httpPreparer(target, '/bench/sync-hold', gamers),
     });
+    await runHttpFloor(baseline.port, sets.sync, gamers, rows, roles);
     await stopChild(baseline.child);
     console.log('done');
 
@@ -765,7 +786,7 @@ export async function runBenchmark(): Promise<number> {
 
     // The checks the bar needs (nothing oversold), before it is printed.
     const sellOutProblems = new Map<PathName, string | null>();
-    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as Array<Exclude<PathName, 'bare'>>) {
+    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as Array<Exclude<PathName, 'bare' | 'http'>>) {
       sellOutProblems.set(path, await sellOutProblem(path, sets[path].sellOut, results[path].sellOut));
     }
     const violations = await oversold();
@@ -785,7 +806,7 @@ export async function runBenchmark(): Promise<number> {
       console.log(`  ${PATH_LABELS.bare}: ${minimal.committed()} holds committed, as many bookings in its scratch tables, each row's bookings = the units it gave`
         + ` (${minimal.refills()} refills of the hot row) ${problem ? `✗ ${problem}` : '✓'}`);
     }
-    for (const path of ENGINE_HOLD_PATHS as Array<Exclude<PathName, 'bare'>>) {
+    for (const path of ENGINE_HOLD_PATHS as Array<Exclude<PathName, 'bare' | 'http'>>) {
       const made = await bookingsOf(sets[path]);
       // 201 answers are holds that committed; anything else (202, a timeout) may still commit later.
       const lost = made < results[path].ok;
@@ -804,7 +825,7 @@ export async function runBenchmark(): Promise<number> {
       failed ||= lost;
       console.log(`  ${PATH_LABELS.full}: ${results.full.ok} confirmations answered 200, ${confirmed} confirmed bookings in the database ${lost ? '✗ CONFIRMATIONS LOST' : '✓'}`);
     }
-    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as Array<Exclude<PathName, 'bare'>>) {
+    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as Array<Exclude<PathName, 'bare' | 'http'>>) {
       const problem = sellOutProblems.get(path)!;
       failed ||= problem !== null;
       const answers = [...results[path].sellOut].map(([what, count]) => `${count}× ${what === OK ? (path === 'full' ? 'confirmed' : '201') : what}`).join(', ');

@@ -5,7 +5,8 @@ import { BookingStatus } from './models';
 import type { EventStamp } from '../realtime/publish';
 
 // The transactional outbox (SPEC §2): the one way an effect leaves a transaction. The transaction
-// that changes a booking inserts the socket events and the jobs (vendor-sync, refunds) it implies;
+// that changes a booking inserts the socket events (all of them in one row) and the jobs
+// (vendor-sync, refunds, a row each) it implies;
 // the worker relays them right after commit and deletes them once a realtime process received an
 // event or its queue holds a job; a periodic relay sends whatever a crash, a Redis failure or a
 // moment without realtime processes left behind. Delivery is at least once: clients deduplicate
@@ -30,13 +31,20 @@ export interface OutboxJob extends JobSpec {
   id: string;
 }
 
-/** What one transaction sends out. */
+/** What one transaction sends out (or what the periodic relay found left over). */
 export interface Outbound {
   events: OutboxMessage[];
+  /** The outbox rows that hold `events`: one per transaction, so they go out (and are deleted) together. */
+  eventRows: string[];
   jobs: OutboxJob[];
 }
 
-export const nothingOutbound = (): Outbound => ({ events: [], jobs: [] });
+export const nothingOutbound = (): Outbound => ({ events: [], eventRows: [], jobs: [] });
+
+/** A socket row's payload: a transaction's events, or one event (rows written before events were kept one row per transaction). */
+type SocketPayload = { events: OutboxMessage[] } | OutboxMessage;
+
+const messagesOf = (payload: SocketPayload): OutboxMessage[] => ('events' in payload ? payload.events : [payload]);
 
 /** The insert of a transaction's events and jobs, and what they are; null when there is nothing to send. */
 export function outboxInsert(events: BookingEvent[], jobs: JobSpec[] = []): { outbound: Outbound; statement: Statement } | null {
@@ -44,10 +52,12 @@ export function outboxInsert(events: BookingEvent[], jobs: JobSpec[] = []): { ou
   const occurredAt = new Date().toISOString();
   const outbound: Outbound = {
     events: events.map((event) => ({ event, stamp: { event_id: randomUUID(), occurred_at: occurredAt } })),
+    eventRows: events.length ? [randomUUID()] : [],
     jobs: jobs.map((job) => ({ id: randomUUID(), ...job })),
   };
+  // The events in one row (a batch of holds has two a hold): one insert and one delete a transaction.
   const rows = [
-    ...outbound.events.map((m) => ({ id: m.stamp.event_id, topic: 'socket', payload: m })),
+    ...outbound.eventRows.map((id) => ({ id, topic: 'socket', payload: { events: outbound.events } })),
     ...outbound.jobs.map(({ id, ...job }) => ({ id, topic: 'job', payload: job })),
   ];
   return {
@@ -92,9 +102,10 @@ export async function relayLeftovers(
       .skipLocked()
       .select('id', 'topic', 'payload');
     if (rows.length === 0) return 0;
-    const events = await upToDate(trx, rows.filter((row) => row.topic === 'socket').map((row) => row.payload as OutboxMessage));
+    const socketRows = rows.filter((row) => row.topic === 'socket');
+    const events = await upToDate(trx, socketRows.flatMap((row) => messagesOf(row.payload as SocketPayload)));
     const jobs = rows.filter((row) => row.topic === 'job').map((row) => ({ id: row.id, ...(row.payload as JobSpec) }));
-    const done = await send({ events, jobs });
+    const done = await send({ events, eventRows: socketRows.map((row) => row.id), jobs });
     if (done.length) await trx('outbox').whereIn('id', done).delete();
     return done.length;
   });

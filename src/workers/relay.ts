@@ -51,9 +51,9 @@ async function enqueue(jobs: OutboxJob[]): Promise<string[]> {
 }
 
 /** Sends what a transaction left; returns the outbox ids that went out. */
-async function send({ events, jobs }: Outbound): Promise<string[]> {
-  const published = events.length === 0 ? [] : await publishEvents(events).then(
-    () => events.map((m) => m.stamp.event_id),
+async function send({ events, eventRows, jobs }: Outbound): Promise<string[]> {
+  const published = events.length === 0 ? eventRows : await publishEvents(events).then(
+    () => eventRows,
     (error) => {
       logger.warn({ err: error, events: events.length }, 'outbox relay failed; the periodic relay will send these events');
       return [];

@@ -37,16 +37,22 @@ async function follow(cafe: BookingCafe) {
   return Object.assign(feed, { bookings });
 }
 
-const rowsOfBooking = async (bookingId: number) => Number((await db('outbox')
-  .whereRaw(`(payload->'event'->'payload'->>'booking_id')::int = ?`, [bookingId]).count('* as n'))[0].n);
+/** Outbox rows hold a transaction's socket events: the rows with an event of this booking. */
+const holdsEventOf = (bookingId: number) => db.raw(
+  `EXISTS (SELECT 1 FROM jsonb_array_elements(outbox.payload->'events') AS e WHERE (e->'event'->'payload'->>'booking_id')::int = ?)`, [bookingId]);
+
+/** The booking's events waiting in the outbox. */
+const eventsOfBooking = async (bookingId: number) => Number((await db.raw(
+  `SELECT count(*)::int AS n FROM outbox, jsonb_array_elements(outbox.payload->'events') AS e WHERE (e->'event'->'payload'->>'booking_id')::int = ?`,
+  [bookingId])).rows[0].n);
 
 /** Runs the periodic relay as its scheduler would, once the booking's rows are old enough for it. */
 async function relayLeftoversOf(bookingId: number): Promise<void> {
-  await db('outbox').whereRaw(`(payload->'event'->'payload'->>'booking_id')::int = ?`, [bookingId])
+  await db('outbox').where(holdsEventOf(bookingId))
     .update({ created_at: db.raw(`now() - interval '10 seconds'`) });
   await eventually(async () => {
     await relayOutboxLeftovers();
-    return (await rowsOfBooking(bookingId)) === 0;
+    return (await eventsOfBooking(bookingId)) === 0;
   }, `the leftovers of booking ${bookingId} to be relayed`, 10000);
 }
 
@@ -54,7 +60,7 @@ test('a hold committed while no realtime process listens keeps its events until 
   const cafe = await bookingCafe();
   const [bookingId] = await holdOrFail(cafe, [cafe.slots[4].id]);
   await new Promise((resolve) => setTimeout(resolve, 300)); // the relay after commit has tried
-  assert.is(await rowsOfBooking(bookingId), 2, 'slot_pending and booking_updated are still in the outbox');
+  assert.is(await eventsOfBooking(bookingId), 2, 'slot_pending and booking_updated are still in the outbox');
   const feed = await follow(cafe);
   await relayLeftoversOf(bookingId);
   const pending = await feed.waitFor('slot_pending', (p) => p.booking_id === bookingId);
@@ -91,11 +97,32 @@ test('socket events no realtime process took within an hour are dropped; younger
   const cafe = await bookingCafe();
   const [old] = await holdOrFail(cafe, [cafe.slots[7].id]);
   const [young] = await holdOrFail(cafe, [cafe.slots[8].id]);
-  await eventually(async () => (await rowsOfBooking(old)) === 2 && (await rowsOfBooking(young)) === 2, 'both holds\' events to wait in the outbox');
-  await db('outbox').whereRaw(`(payload->'event'->'payload'->>'booking_id')::int = ?`, [old]).update({ created_at: db.raw(`now() - interval '2 hours'`) });
+  await eventually(async () => (await eventsOfBooking(old)) === 2 && (await eventsOfBooking(young)) === 2, 'both holds\' events to wait in the outbox');
+  await db('outbox').where(holdsEventOf(old)).update({ created_at: db.raw(`now() - interval '2 hours'`) });
   await relayOutboxLeftovers();
-  assert.is(await rowsOfBooking(old), 0, 'the hour-old events were dropped');
-  assert.is(await rowsOfBooking(young), 2, 'the young ones still wait for a realtime process');
+  assert.is(await eventsOfBooking(old), 0, 'the hour-old events were dropped');
+  assert.is(await eventsOfBooking(young), 2, 'the young ones still wait for a realtime process');
+});
+
+test('a socket row of the earlier shape (one event a row, from a process not yet upgraded) is still relayed', async () => {
+  const cafe = await bookingCafe();
+  const slot = cafe.slots[9];
+  await holdOrFail(cafe, [slot.id]);
+  const feed = await follow(cafe);
+  const eventId = randomUUID();
+  const message = {
+    event: { kind: 'slot_released', payload: { vendor_id: cafe.vendor.id, game_id: cafe.game.id, slot_id: slot.id, date: cafe.date, available_slot: 0 } },
+    stamp: { event_id: eventId, occurred_at: new Date().toISOString() },
+  };
+  await db('outbox').insert({ id: eventId, topic: 'socket', payload: message, created_at: db.raw(`now() - interval '10 seconds'`) });
+  await eventually(async () => {
+    await relayOutboxLeftovers();
+    return Number((await db('outbox').where({ id: eventId }).count('* as n'))[0].n) === 0;
+  }, 'the old-shape row to be relayed and deleted', 10000);
+  const released = await feed.waitFor('slot_released', (p) => p.event_id === eventId);
+  assert.is(released.slot_id, slot.id);
+  assert.is(released.available_slot, await availableUnits(slot.id, cafe.date), 'brought up to date like any leftover');
+  assert.is(released.available_slot, 2);
 });
 
 test.run();

@@ -127,16 +127,16 @@ async function completedOutcome(jobId: string, running: WorkerProcess, output: {
   return (job.returnvalue as Outcome[])[0];
 }
 
-/** The outbox rows of this suite's game, oldest first. */
+/** The events of this suite's game waiting in the outbox (a row holds a transaction's events), oldest first. */
 async function outboxRowsOfGame(): Promise<OutboxRow[]> {
   const { rows } = await db.raw(
-    `SELECT id::text AS id,
-            payload->'event'->>'kind' AS kind,
-            (coalesce(payload->'event'->'payload'->>'booking_id', '0'))::int AS booking_id,
-            payload->'stamp'->>'occurred_at' AS occurred_at
-       FROM outbox
-      WHERE (payload->'event'->'payload'->>'game_id')::int = ?
-      ORDER BY created_at, id`,
+    `SELECT e->'stamp'->>'event_id' AS id,
+            e->'event'->>'kind' AS kind,
+            (coalesce(e->'event'->'payload'->>'booking_id', '0'))::int AS booking_id,
+            e->'stamp'->>'occurred_at' AS occurred_at
+       FROM outbox, jsonb_array_elements(outbox.payload->'events') AS e
+      WHERE (e->'event'->'payload'->>'game_id')::int = ?
+      ORDER BY outbox.created_at, 1`,
     [cafe.game.id],
   );
   return rows;
