@@ -10,7 +10,7 @@ import { bookingQueue } from '../jobs/booking';
 import { scheduleSweeper, SweeperJobName } from '../jobs/sweeper';
 import { closeQueues } from '../jobs/queues';
 import { clientRedis, closeClientRedis } from '../jobs/connection';
-import { announceJobEnd } from '../jobs/job-waiter';
+import { announceJobEnd, jobWaiter } from '../jobs/job-waiter';
 import { closePublisher } from '../realtime/publish';
 import { processBookingJob } from './booking';
 import { sweepExpiredHolds } from './sweeper';
@@ -160,6 +160,9 @@ function keepPartitionsSerial(): NodeJS.Timeout {
 
 async function main(): Promise<void> {
   await assertSerialPartitions();
+  // The payment worker waits for the confirm jobs it hands to the booking partitions: subscribed
+  // before its first job, so the first confirm's end is heard, not found by a later state check.
+  await jobWaiter.warmUp();
   const serialTimer = keepPartitionsSerial();
   const workers = [
     ...Array.from({ length: config.bookingPartitions }, (_, p) => startWorker(bookingQueueName(p), processBookingJob, 1, true)),
@@ -188,6 +191,7 @@ async function main(): Promise<void> {
     // close() stops taking jobs at once; a job fetched just before still starts, and is waited for.
     const closed = Promise.all(workers.map((w) => w.close())).then(async () => {
       await drainRelays();
+      jobWaiter.close();
       await closeQueues();
       await closePublisher();
       await closeClientRedis();

@@ -336,4 +336,12 @@ test('Idempotency-Key: the stored answer outlives the BullMQ job; a retry after 
   await assertInventoryMatches(cafe.game.id);
 });
 
+test('a worker listens for job ends before it takes a job: the payment worker hears the first confirm it hands to a partition', async () => {
+  await workers.stop();
+  const subscribers = async () => Number(((await clientRedis().call('PUBSUB', 'NUMSUB', jobEndsChannel())) as [string, number])[1]);
+  const before = await subscribers();
+  await workers.start();
+  assert.is(await subscribers(), before + 1, 'the new worker process subscribed by the time it said it started');
+});
+
 test.run();
