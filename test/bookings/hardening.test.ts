@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { db } from '../../src/db/knex';
+import { createKnex, db } from '../../src/db/knex';
+import { runBookingTransaction } from '../../src/workers/booking';
 import { config } from '../../src/config';
 import { partitionForKey } from '../../src/jobs/booking';
 import { sweepExpiredHolds } from '../../src/workers/sweeper';
@@ -212,6 +213,22 @@ test('dates beyond MAX_DAYS_AHEAD are 409 slot_unavailable and create no invento
   assert.is(await availableUnits(cafe.slots[4].id, '9999-12-31'), null);
   assert.is(await pendingHoldsOf(cafe.user.id), 1);
   await assertInventoryMatches(cafe.game.id);
+});
+
+test('a booking transaction\'s generic plans end with it: the connection goes back to the pool planning as before', async () => {
+  const cafe = await bookingCafe();
+  const single = createKnex(config.databaseUrl, { poolMax: 1 });
+  try {
+    const actor = { userId: cafe.user.id, role: 'user' as const, vendorId: null };
+    const [held] = (await runBookingTransaction('hold', [{ requestId: `generic-${Date.now()}`, actor, userId: cafe.user.id, gameId: cafe.game.id, bookDate: cafe.date, slotIds: [cafe.slots[0].id] }],
+      { endpoint: 'POST /bookings', jobIdOf: () => `booking-0.generic-${Date.now()}.0` }, single, 'booking-0')).outcomes;
+    assert.is(held.status, 201, JSON.stringify(held));
+    // The one connection of the pool: what a later query on it (the sweeper's, say) plans with.
+    const { rows: [{ plan_cache_mode: mode }] } = await single.raw('SHOW plan_cache_mode');
+    assert.is(mode, 'auto');
+  } finally {
+    await single.destroy();
+  }
 });
 
 test.run();
