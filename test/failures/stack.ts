@@ -142,10 +142,14 @@ async function startServices(pg: PrivatePostgres, redisEnv: Record<string, strin
   };
   delete (env as Record<string, string | undefined>).METRICS_PORT;
   let closed = false;
+  // The stack's workers go with it: left running, they kept retrying their private Redis for the
+  // rest of the suite (a worker each test), and slowed every later test.
+  const workers: WorkerProcess[] = [];
   const close = async () => {
     if (closed) return;
     closed = true;
     for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
     await db.destroy().catch(() => undefined);
     await Promise.all([stopRedis(), pg.stop()]);
   };
@@ -156,7 +160,11 @@ async function startServices(pg: PrivatePostgres, redisEnv: Record<string, strin
     env,
     startWeb: (extra = {}) => startService(path.join('http', 'server.ts'), '"web listening"', { ...env, ...extra }),
     startRealtime: (extra = {}) => startService(path.join('realtime', 'server.ts'), '"realtime listening"', { ...env, ...extra }),
-    startWorker: (extra = {}) => startWorker({ ...env, ...extra }),
+    startWorker: (extra = {}) => {
+      const worker = startWorker({ ...env, ...extra });
+      workers.push(worker);
+      return worker;
+    },
     close,
   };
 }

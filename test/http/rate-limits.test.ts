@@ -12,9 +12,24 @@ const USER_LIMIT = 3;
 const ADDRESS_LIMIT = 5;
 let webs: WebProcess[] = [];
 
+/**
+ * Until a web process's Redis connection is ready its limits fail open (by design: a limit guards
+ * against floods, src/http/rate-limit.ts), and "web listening" comes before that on a loaded
+ * machine: the counting tests start once /health says Redis answers.
+ */
+async function redisReady(web: WebProcess): Promise<void> {
+  for (const until = Date.now() + 15_000; Date.now() < until;) {
+    const health: { redis?: string } | null = await fetch(`${web.base}/health`).then((r) => r.json() as Promise<{ redis?: string }>, () => null);
+    if (health?.redis === 'ok') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${web.base}: Redis not ready after 15 s`);
+}
+
 test.before(async () => {
   const env = { RATE_LIMIT_USER_PER_MIN: String(USER_LIMIT), RATE_LIMIT_ADDRESS_PER_MIN: String(ADDRESS_LIMIT) };
   webs = await Promise.all([startWeb(env), startWeb(env)]);
+  await Promise.all(webs.map(redisReady));
 });
 
 test.after(async () => {
