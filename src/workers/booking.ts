@@ -86,9 +86,10 @@ const GENERIC_PLANS = "set_config('plan_cache_mode', 'force_generic_plan', true)
  * rest is decided, and every answer and event is written before the commit (in one statement).
  *
  * Its first statement sets generic plans (GENERIC_PLANS) and, with `queueName` (a booking
- * partition), takes that partition's advisory lock: PostgreSQL's line behind BullMQ's global concurrency of 1. A Redis that lost its data (a
- * master restarted empty) lets two workers take jobs of one partition until a worker re-asserts
- * the limit; the second then waits here for the first's commit, bounded by lock_timeout.
+ * partition), takes that partition's advisory lock: PostgreSQL's line behind BullMQ's global
+ * concurrency of 1. A Redis that lost its data (a master restarted empty) lets two workers take
+ * jobs of one partition until a worker re-asserts the limit; the second then waits here for the
+ * first's commit, bounded by lock_timeout.
  */
 export async function runBookingTransaction(name: BookingJobName, requests: AnyBookingJobData['requests'], context: LedgerContext, pool: Knex = db, queueName?: string) {
   return pool.transaction(async (trx) => {
