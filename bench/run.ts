@@ -62,6 +62,8 @@ const DATABASE = new URL(config.databaseUrl).pathname.slice(1);
 type ScenarioName = 'many keys' | 'hot slot';
 type PathName = 'bare' | 'txn' | 'http' | 'sync' | 'queue1' | 'queue2' | 'full';
 type QueuePath = 'queue1' | 'queue2';
+/** The paths that run the engine against its own fixtures (not the scratch tables, not HTTP alone). */
+type EnginePath = Exclude<PathName, 'bare' | 'http'>;
 const SCENARIOS: ScenarioName[] = ['many keys', 'hot slot'];
 const PATH_LABELS: Record<PathName, string> = {
   bare: 'bare: minimal txn (node-postgres)',
@@ -665,7 +667,7 @@ export async function runBenchmark(): Promise<number> {
       console.log(`  machine busy before the run: ${busy}%${busy > 15 ? ' — WARNING: other programs are using the CPU; the numbers below will be low and noisy' : ''}`);
     }
 
-    const sets: Record<Exclude<PathName, 'bare' | 'http'>, FixtureSet> = {
+    const sets: Record<EnginePath, FixtureSet> = {
       txn: await makeFixtureSet('txn', MANY_KEY_GAMES),
       sync: await makeFixtureSet('sync', MANY_KEY_GAMES),
       queue1: await makeFixtureSet('queue1', MANY_KEY_GAMES),
@@ -683,7 +685,7 @@ export async function runBenchmark(): Promise<number> {
       + ` whose wallets the setup credited ₹${FULL_WALLET_PAISE / 100} each; same scenarios, its own games\n`);
 
     const rows: Row[] = [];
-    const results = {} as Record<Exclude<PathName, 'bare' | 'http'>, PathResult>;
+    const results = {} as Record<EnginePath, PathResult>;
 
     process.stdout.write('running bare transactions (minimal, then applyHolds) ... ');
     const minimal = await runMinimal(rows);
@@ -786,7 +788,7 @@ export async function runBenchmark(): Promise<number> {
 
     // The checks the bar needs (nothing oversold), before it is printed.
     const sellOutProblems = new Map<PathName, string | null>();
-    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as Array<Exclude<PathName, 'bare' | 'http'>>) {
+    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as EnginePath[]) {
       sellOutProblems.set(path, await sellOutProblem(path, sets[path].sellOut, results[path].sellOut));
     }
     const violations = await oversold();
@@ -806,7 +808,7 @@ export async function runBenchmark(): Promise<number> {
       console.log(`  ${PATH_LABELS.bare}: ${minimal.committed()} holds committed, as many bookings in its scratch tables, each row's bookings = the units it gave`
         + ` (${minimal.refills()} refills of the hot row) ${problem ? `✗ ${problem}` : '✓'}`);
     }
-    for (const path of ENGINE_HOLD_PATHS as Array<Exclude<PathName, 'bare' | 'http'>>) {
+    for (const path of ENGINE_HOLD_PATHS as EnginePath[]) {
       const made = await bookingsOf(sets[path]);
       // 201 answers are holds that committed; anything else (202, a timeout) may still commit later.
       const lost = made < results[path].ok;
@@ -825,7 +827,7 @@ export async function runBenchmark(): Promise<number> {
       failed ||= lost;
       console.log(`  ${PATH_LABELS.full}: ${results.full.ok} confirmations answered 200, ${confirmed} confirmed bookings in the database ${lost ? '✗ CONFIRMATIONS LOST' : '✓'}`);
     }
-    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as Array<Exclude<PathName, 'bare' | 'http'>>) {
+    for (const path of [...ENGINE_HOLD_PATHS, 'full'] as EnginePath[]) {
       const problem = sellOutProblems.get(path)!;
       failed ||= problem !== null;
       const answers = [...results[path].sellOut].map(([what, count]) => `${count}× ${what === OK ? (path === 'full' ? 'confirmed' : '201') : what}`).join(', ');

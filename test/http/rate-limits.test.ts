@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { tokenFor } from '../helpers/api';
 import { makeGame, makeUser, makeVendor, dateInDays } from '../helpers/fixtures';
 import { freshAddress, startWeb, WebProcess } from './web-process';
+import { eventually } from '../helpers/bookings';
 
 // Write limits (SPEC §3, §11): per caller and per client address, kept in Redis so that two web
 // processes count against one figure; 429 rate_limited with Retry-After; reads and the Razorpay
@@ -18,12 +19,8 @@ let webs: WebProcess[] = [];
  * machine: the counting tests start once /health says Redis answers.
  */
 async function redisReady(web: WebProcess): Promise<void> {
-  for (const until = Date.now() + 15_000; Date.now() < until;) {
-    const health: { redis?: string } | null = await fetch(`${web.base}/health`).then((r) => r.json() as Promise<{ redis?: string }>, () => null);
-    if (health?.redis === 'ok') return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${web.base}: Redis not ready after 15 s`);
+  await eventually(async () => (await fetch(`${web.base}/health`).then((r) => r.json() as Promise<{ redis?: string }>, () => null))?.redis === 'ok',
+    `${web.base}: Redis ready`, 15_000);
 }
 
 test.before(async () => {
